@@ -1,0 +1,28 @@
+/**
+ * Builds dist/burrow: one executable with the Bun runtime inside (needs glibc, nothing else).
+ * --bytecode only works with --format=esm; without it Bun prints "Failed to generate bytecode",
+ * still exits 0 and the binary dies at start, so the build runs the result before it succeeds.
+ */
+import { $ } from 'bun'
+import pkg from '../package.json' with { type: 'json' }
+
+const root = new URL('..', import.meta.url).pathname
+const out = `${root}dist/burrow`
+const started = performance.now()
+const build =
+  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none ${root}src/cli.ts --outfile ${out}`
+    .nothrow()
+    .quiet()
+const log = `${build.stdout}${build.stderr}`
+if (build.exitCode !== 0 || /failed/i.test(log)) {
+  console.error(log)
+  console.error(`compile: bun build failed (exit ${build.exitCode})`)
+  process.exit(1)
+}
+const version = (await $`${out} --version`.nothrow().quiet().text()).trim()
+if (version !== pkg.version) {
+  console.error(`compile: ${out} --version printed '${version}', expected '${pkg.version}'`)
+  process.exit(1)
+}
+const size = Bun.file(out).size / 2 ** 20
+console.error(`compile: ${out} ${version}, ${size.toFixed(0)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s`)

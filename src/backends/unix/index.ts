@@ -1,0 +1,56 @@
+/**
+ * `unix/PATH`, `unix%PATH` and `.host` (= unix/run/ssh-unix-local/socket, the socket that
+ * systemd-ssh-generator makes sshd listen on). The port is ignored, as ssh passes one anyway.
+ */
+import { afterPrefix, formatPath, parsePort, socketPath } from '../../core/address'
+import type { Backend } from '../../core/backend'
+import { FdStream } from '../../core/backend'
+import { failWith } from '../../core/errors'
+import * as libc from '../../core/ffi/libc'
+import { AF_UNIX, errno, sockaddrUn, UNIX_PATH_MAX } from '../../core/ffi/structs'
+import { connectSocket } from '../../core/socket'
+
+export const HOST_ALIAS_PATH = '/run/ssh-unix-local/socket'
+
+const hints = {
+  [errno.ENOENT]: 'is anything listening there?',
+  [errno.ECONNREFUSED]: 'the socket file exists but nothing accepts on it',
+  [errno.EACCES]: 'run as a user who may open it',
+  [errno.ETIMEDOUT]: 'the listener is not accepting connections',
+}
+
+/**
+ * A connected AF_UNIX socket for `path`. sun_path holds 107 bytes; longer paths are opened
+ * with O_PATH and reached through /proc/self/fd/N, as systemd's connect_unix_path() does.
+ */
+export function connectUnix(path: string, timeoutMs?: number): number {
+  const what = `connect to unix socket ${path}`
+  let pathFd: number | undefined
+  try {
+    let target = path
+    if (Buffer.byteLength(path) >= UNIX_PATH_MAX) {
+      pathFd = libc.openPath(path)
+      target = `/proc/self/fd/${pathFd}`
+    }
+    return connectSocket(AF_UNIX, sockaddrUn(target), timeoutMs)
+  } catch (err) {
+    return failWith(what, err, hints)
+  } finally {
+    if (pathFd !== undefined) libc.close(pathFd)
+  }
+}
+
+export const backend: Backend<'unix'> = {
+  kind: 'unix',
+  prefixes: ['unix'],
+  usage: 'unix/PATH',
+  parse(host, port) {
+    const rest = host === '.host' ? HOST_ALIAS_PATH : afterPrefix(host, 'unix')
+    if (rest === undefined) return undefined
+    return { kind: 'unix', path: socketPath('unix', rest), port: parsePort(port, 'port', 65535, 0) }
+  },
+  format: (addr) => `${formatPath('unix', addr.path)} ${addr.port}`,
+  async open(addr, opts) {
+    return new FdStream(connectUnix(addr.path, opts.timeoutMs))
+  },
+}

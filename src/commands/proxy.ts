@@ -1,0 +1,33 @@
+import { defineCommand } from 'citty'
+import { debugArgs, targetArgs } from './_shared'
+
+export default defineCommand({
+  meta: {
+    name: 'proxy',
+    description:
+      'OpenSSH ProxyCommand: connect to HOST and hand the socket to ssh (ProxyUseFdpass), or relay stdin/stdout',
+  },
+  args: {
+    ...targetArgs,
+    typed: {
+      type: 'string',
+      valueHint: '%n',
+      description: 'The host as typed on the ssh command line; used when HOST is only its lowercased form',
+    },
+    resolve: { type: 'boolean', description: 'Print the final address (`ADDRESS PORT`) and connect nothing' },
+    pump: { type: 'boolean', description: 'Relay stdin/stdout even when stdout is a socket (no fd passing)' },
+    wait: { type: 'string', alias: 'w', valueHint: 'SECONDS', description: 'Connect timeout and idle timeout, like nc -w' },
+    ...debugArgs,
+  },
+  async run({ args }) {
+    const { runProxy } = await import('../core/proxy')
+    return runProxy({
+      host: args.host,
+      port: args.port,
+      typed: args.typed,
+      resolve: args.resolve,
+      pump: args.pump,
+      wait: args.wait,
+    })
+  },
+})

@@ -1,0 +1,159 @@
+/**
+ * Typed libc wrappers. Wrappers named after the call throw SyscallError on -1; `try*` wrappers
+ * are for hot or non-blocking paths and return -errno instead. Every buffer handed to C stays
+ * referenced by a local until the call returns; Bun's ptr() does not move typed-array memory.
+ */
+import { SyscallError } from '../errors'
+import { cstring, libc, type Pointer, ptr, readI32 } from './native'
+import * as S from './structs'
+
+
+/** errno of the last failed call; read at once, before anything else can touch it. */
+export function lastErrno(): number {
+  return readI32(libc().__errno_location() as Pointer)
+}
+
+export function strerror(no: number): string {
+  return cstring(libc().strerror(no) as Pointer) ?? `errno ${no}`
+}
+
+function check(call: string, rc: number): number {
+  if (rc < 0) {
+    const no = lastErrno()
+    throw new SyscallError(call, no, strerror(no))
+  }
+  return rc
+}
+
+/** -errno on failure, the result otherwise; EINTR is retried. */
+function soft(fn: () => number): number {
+  for (;;) {
+    const rc = fn()
+    if (rc >= 0) return rc
+    const no = lastErrno()
+    if (no !== S.errno.EINTR) return -no
+  }
+}
+
+const cstr = (s: string) => Buffer.from(`${s}\0`)
+
+export function socket(domain: number, type: number): number {
+  return check('socket', libc().socket(domain, type | S.SOCK_CLOEXEC, 0))
+}
+
+export function socketpair(): [number, number] {
+  const fds = new Int32Array(2)
+  check('socketpair', libc().socketpair(S.AF_UNIX, S.SOCK_STREAM | S.SOCK_CLOEXEC, 0, fds))
+  return [fds[0]!, fds[1]!]
+}
+
+export function tryConnect(fd: number, sa: Uint8Array): number {
+  return soft(() => libc().connect(fd, sa, sa.byteLength))
+}
+
+export function close(fd: number): void {
+  libc().close(fd)
+}
+
+export function shutdown(fd: number, how: number): number {
+  return soft(() => libc().shutdown(fd, how))
+}
+
+export function getsockoptInt(fd: number, level: number, name: number): number {
+  const val = new Int32Array(1)
+  const len = new Uint32Array([4])
+  check('getsockopt', libc().getsockopt(fd, level, name, val, len))
+  return val[0]!
+}
+
+export function trySockoptInt(fd: number, level: number, name: number): number | undefined {
+  const val = new Int32Array(1)
+  const len = new Uint32Array([4])
+  return libc().getsockopt(fd, level, name, val, len) < 0 ? undefined : val[0]!
+}
+
+export function setsockopt(fd: number, level: number, name: number, value: Uint8Array): void {
+  check('setsockopt', libc().setsockopt(fd, level, name, value, value.byteLength))
+}
+
+export function setNonBlocking(fd: number, on = true): void {
+  const flags = check('fcntl', libc().fcntl(fd, S.F_GETFL, 0))
+  const next = on ? flags | S.O_NONBLOCK : flags & ~S.O_NONBLOCK
+  if (next !== flags) check('fcntl', libc().fcntl(fd, S.F_SETFL, next))
+}
+
+export function openPath(path: string): number {
+  const p = cstr(path)
+  return check('open', libc().open(p, S.O_PATH | S.O_CLOEXEC, 0))
+}
+
+export function poll(fds: S.PollFds, count: number, timeoutMs: number): number {
+  return soft(() => libc().poll(fds.bytes, count, timeoutMs))
+}
+
+export function trySplice(from: number, to: number, len: number): number {
+  return soft(() => Number(libc().splice(from, null, to, null, len, S.SPLICE_F_MOVE | S.SPLICE_F_NONBLOCK)))
+}
+
+export function tryRead(fd: number, buf: Uint8Array, off = 0): number {
+  return soft(() => Number(libc().read(fd, ptr(buf, off), buf.byteLength - off)))
+}
+
+export function tryWrite(fd: number, buf: Uint8Array, off: number, end: number): number {
+  return soft(() => Number(libc().write(fd, ptr(buf, off), end - off)))
+}
+
+export function tryRecv(fd: number, buf: Uint8Array, flags: number, off = 0): number {
+  return soft(() => Number(libc().recv(fd, ptr(buf, off), buf.byteLength - off, flags)))
+}
+
+export function trySend(fd: number, buf: Uint8Array, off: number, end: number, flags: number): number {
+  return soft(() => Number(libc().send(fd, ptr(buf, off), end - off, flags | S.MSG_NOSIGNAL)))
+}
+
+/**
+ * Sends `fd` over the unix socket `via` the way OpenSSH's ProxyUseFdpass expects: exactly one
+ * data byte (NUL) plus one SCM_RIGHTS control message (openssh-portable monitor_fdpass.c).
+ */
+export function sendFd(via: number, fd: number): void {
+  const byte = new Uint8Array(1)
+  const iov = S.iovec(ptr(byte), 1)
+  const control = S.cmsgRights(fd)
+  const msg = S.msghdr(ptr(iov), ptr(control), S.CMSG_SPACE_INT)
+  check('sendmsg', soft(() => Number(libc().sendmsg(via, msg, S.MSG_NOSIGNAL))))
+  void [byte, iov, control]
+}
+
+/** Receives one fd sent by sendFd (blocking); undefined when the peer sent data without an fd. */
+export function recvFd(via: number): number | undefined {
+  const byte = new Uint8Array(1)
+  const iov = S.iovec(ptr(byte), 1)
+  const control = new Uint8Array(S.CMSG_SPACE_INT)
+  const msg = S.msghdr(ptr(iov), ptr(control), S.CMSG_SPACE_INT)
+  const n = check('recvmsg', soft(() => Number(libc().recvmsg(via, msg, S.MSG_CMSG_CLOEXEC))))
+  if (n !== 1) return undefined
+  const controllen = Number(new DataView(msg.buffer).getBigUint64(S.MSGHDR_CONTROLLEN_OFFSET, true))
+  void [byte, iov]
+  return S.cmsgRightsFd(control, controllen)
+}
+
+/** Asks the kernel to send us SIGTERM when our parent dies, so a proxy never outlives ssh. */
+export function dieWithParent(): void {
+  check('prctl', libc().prctl(S.PR_SET_PDEATHSIG, S.SIGTERM, 0, 0, 0))
+}
+
+export function getppid(): number {
+  return libc().getppid()
+}
+
+/** Binary address for an IPv4 or IPv6 literal, or undefined when `text` is not one. */
+export function inetPton(family: number, text: string): Uint8Array | undefined {
+  const dst = new Uint8Array(16)
+  const p = cstr(text)
+  return libc().inet_pton(family, p, dst) === 1 ? dst : undefined
+}
+
+export function ifNameToIndex(name: string): number {
+  const p = cstr(name)
+  return libc().if_nametoindex(p)
+}

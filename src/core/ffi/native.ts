@@ -1,0 +1,53 @@
+/**
+ * The only module that imports bun:ffi: the symbol tables of the C libraries burrow calls, opened
+ * lazily, plus the few pointer helpers the typed wrappers (libc.ts, libvirt.ts) need.
+ */
+import { CString, dlopen, FFIType, type Pointer, ptr as bunPtr, read } from 'bun:ffi'
+
+export type { Pointer }
+
+function loadLibc() {
+  return dlopen('libc.so.6', {
+    __errno_location: { args: [], returns: 'ptr' },
+    strerror: { args: ['i32'], returns: 'ptr' },
+    socket: { args: ['i32', 'i32', 'i32'], returns: 'i32' },
+    socketpair: { args: ['i32', 'i32', 'i32', 'ptr'], returns: 'i32' },
+    connect: { args: ['i32', 'ptr', 'u32'], returns: 'i32' },
+    shutdown: { args: ['i32', 'i32'], returns: 'i32' },
+    close: { args: ['i32'], returns: 'i32' },
+    sendmsg: { args: ['i32', 'ptr', 'i32'], returns: FFIType.i64_fast },
+    recvmsg: { args: ['i32', 'ptr', 'i32'], returns: FFIType.i64_fast },
+    recv: { args: ['i32', 'ptr', 'u64', 'i32'], returns: FFIType.i64_fast },
+    send: { args: ['i32', 'ptr', 'u64', 'i32'], returns: FFIType.i64_fast },
+    read: { args: ['i32', 'ptr', 'u64'], returns: FFIType.i64_fast },
+    write: { args: ['i32', 'ptr', 'u64'], returns: FFIType.i64_fast },
+    splice: { args: ['i32', 'ptr', 'i32', 'ptr', 'u64', 'u32'], returns: FFIType.i64_fast },
+    poll: { args: ['ptr', 'u64', 'i32'], returns: 'i32' },
+    getsockopt: { args: ['i32', 'i32', 'i32', 'ptr', 'ptr'], returns: 'i32' },
+    setsockopt: { args: ['i32', 'i32', 'i32', 'ptr', 'u32'], returns: 'i32' },
+    fcntl: { args: ['i32', 'i32', 'i32'], returns: 'i32' },
+    open: { args: ['ptr', 'i32', 'u32'], returns: 'i32' },
+    prctl: { args: ['i32', 'u64', 'u64', 'u64', 'u64'], returns: 'i32' },
+    getppid: { args: [], returns: 'i32' },
+    inet_pton: { args: ['i32', 'ptr', 'ptr'], returns: 'i32' },
+    if_nametoindex: { args: ['ptr'], returns: 'u32' },
+  })
+}
+
+let libcLib: ReturnType<typeof loadLibc> | undefined
+
+export const libc = () => (libcLib ??= loadLibc()).symbols
+
+/** Address of a typed array's memory (plus `offset` bytes), to embed in a C struct. */
+export function ptr(buf: Uint8Array, offset = 0): number {
+  return bunPtr(buf, offset)
+}
+
+export function readI32(p: Pointer): number {
+  return read.i32(p, 0)
+}
+
+/** The NUL-terminated string at `p`, or undefined for NULL. */
+export function cstring(p: Pointer | null): string | undefined {
+  return p ? new CString(p).toString() : undefined
+}

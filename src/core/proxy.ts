@@ -1,0 +1,58 @@
+/** `burrow proxy`: HOST → Address → connected socket → handed to ssh, or relayed over stdio. */
+import { writeSync } from 'node:fs'
+import { fail } from './errors'
+import * as libc from './ffi/libc'
+import { logger } from './log'
+import { formatAddress, openAddress, parseAddress, resolveAddress } from './registry'
+import { relay } from './relay'
+import { handOver, isUnixSocket } from './socket'
+
+export interface ProxyOptions {
+  host: string
+  port: string
+  typed?: string
+  resolve?: boolean
+  pump?: boolean
+  wait?: string
+}
+
+/**
+ * OpenSSH lowercases %h for names without `%` or `:` (ssh.c), which breaks `unix/tmp/AbC`.
+ * The installed config also passes %n, the name as typed: use it when it is the same name.
+ */
+export function pickHost(host: string, typed?: string): string {
+  return typed !== undefined && typed !== host && typed.toLowerCase() === host ? typed : host
+}
+
+function parseWait(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || Number(text) <= 0) {
+    fail(`parse -w '${text}'`, 'expected a positive number of seconds')
+  }
+  return Number(text) * 1000
+}
+
+export async function runProxy(opts: ProxyOptions): Promise<number> {
+  const host = pickHost(opts.host, opts.typed)
+  const waitMs = parseWait(opts.wait)
+  const addr = parseAddress(host, opts.port)
+  if (opts.resolve) {
+    writeSync(1, `${formatAddress(await resolveAddress(addr))}\n`)
+    return 0
+  }
+  libc.dieWithParent()
+  const stream = await openAddress(addr, { timeoutMs: waitMs })
+  try {
+    if (!opts.pump && isUnixSocket(1)) {
+      handOver(stream.fd)
+      logger.debug(`passed the socket for ${host} to ssh`)
+      return 0
+    }
+    logger.debug(`connected to ${host}, relaying stdin/stdout`)
+    const end = relay(stream.fd, { idleMs: waitMs })
+    logger.debug(`relay ended: ${end}`)
+    return 0
+  } finally {
+    stream.close()
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The ordered list of backends. Dispatch takes the first that accepts a host; TCP comes last
+ * because it accepts any plain host name.
+ */
+import type { Address } from './address'
+import { checkHostText } from './address'
+import type { Backend, OpenOptions, Stream } from './backend'
+import { fail } from './errors'
+import { backend as unix } from '../backends/unix'
+import { backend as vsock } from '../backends/vsock'
+import { backend as mux } from '../backends/mux'
+import { backend as tcp } from '../backends/tcp'
+
+export const backends: readonly Backend<any>[] = [mux, vsock, unix, tcp]
+
+function backendFor(addr: Address): Backend<any> {
+  const b = backends.find((x) => x.kind === addr.kind)
+  if (!b) throw new Error(`no backend for ${addr.kind}`)
+  return b
+}
+
+export function parseAddress(host: string, port = '22'): Address {
+  checkHostText(host)
+  for (const b of backends) {
+    const addr = b.parse(host, port)
+    if (addr) return addr
+  }
+  const forms = backends.map((b) => b.usage).join(', ')
+  const guess = suggestForm(host)
+  fail(
+    `parse host specification '${host}'`,
+    `unknown form${guess ? ` (did you mean ${guess}?)` : ''}; use one of ${forms}`,
+  )
+}
+
+/** Follows resolving backends until an address names something that can be opened directly. */
+export async function resolveAddress(addr: Address): Promise<Address> {
+  for (let hops = 0; hops < 8; hops++) {
+    const b = backendFor(addr)
+    if (!b.resolve) return addr
+    addr = await b.resolve(addr)
+  }
+  fail('resolve address', 'too many indirections')
+}
+
+export function formatAddress(addr: Address): string {
+  return backendFor(addr).format(addr)
+}
+
+export async function openAddress(addr: Address, opts: OpenOptions = {}): Promise<Stream> {
+  const final = await resolveAddress(addr)
+  return backendFor(final).open(final, opts)
+}
+
+/** "did you mean" for a mistyped form prefix such as `vsok/3` or `unx%/run/x`. */
+function suggestForm(host: string): string | undefined {
+  const m = /^([A-Za-z-]+)([/%])(.*)$/.exec(host)
+  if (!m) return undefined
+  const [, typed, sep, rest] = m as unknown as [string, string, string, string]
+  const best = backends
+    .flatMap((b) => b.prefixes)
+    .map((p) => ({ p, d: distance(typed.toLowerCase(), p) }))
+    .sort((a, b) => a.d - b.d)[0]
+  return best && best.d <= 2 ? `${best.p}${sep}${rest}` : undefined
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return row[b.length]!
+}
