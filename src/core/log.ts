@@ -1,16 +1,48 @@
 /**
  * The one logger. consola writes info/debug to stdout by default, but proxy's stdout carries the
- * SSH stream or the passed fd, so every level goes to stderr here.
+ * SSH stream or the passed fd, so every level goes to stderr here. consola costs ~5 ms to load,
+ * more than the rest of `burrow proxy` start-up, so it is only loaded for a message that will show.
  */
-import { createConsola } from 'consola/basic'
+import type { ConsolaInstance } from 'consola'
 
-export const logger = createConsola({
-  stdout: process.stderr,
-  stderr: process.stderr,
-  level: process.env.BURROW_DEBUG ? 4 : 3,
-  formatOptions: { date: false, colors: false, compact: true },
-})
+let level = process.env.BURROW_DEBUG ? 4 : 3
+let instance: ConsolaInstance | undefined
+
+function consola(): ConsolaInstance {
+  if (!instance) {
+    // require, not import: the bundler then evaluates consola on first use only
+    const { createConsola } = require('consola/basic') as typeof import('consola/basic')
+    instance = createConsola({
+      stdout: process.stderr,
+      stderr: process.stderr,
+      level,
+      formatOptions: { date: false, colors: false, compact: true },
+    })
+  }
+  return instance
+}
+
+type Log = (message: unknown, ...args: unknown[]) => void
+const at =
+  (min: number, name: 'error' | 'warn' | 'info' | 'success' | 'debug'): Log =>
+  (message, ...args) => {
+    if (level >= min) consola()[name](message, ...args)
+  }
+
+export const logger = {
+  error: at(0, 'error'),
+  warn: at(1, 'warn'),
+  info: at(3, 'info'),
+  success: at(3, 'success'),
+  debug: at(4, 'debug'),
+}
 
 export function setDebug(on: boolean): void {
-  if (on) logger.level = 4
+  if (!on) return
+  level = 4
+  if (instance) instance.level = 4
+}
+
+export function isDebug(): boolean {
+  return level >= 4
 }

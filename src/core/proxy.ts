@@ -5,7 +5,7 @@ import * as libc from './ffi/libc'
 import { logger } from './log'
 import { formatAddress, openAddress, parseAddress, resolveAddress } from './registry'
 import { relay } from './relay'
-import { handOver, isUnixSocket } from './socket'
+import { handOver, stdioWantsFd } from './socket'
 
 export interface ProxyOptions {
   host: string
@@ -43,7 +43,7 @@ export async function runProxy(opts: ProxyOptions): Promise<number> {
   libc.dieWithParent()
   const stream = await openAddress(addr, { timeoutMs: waitMs })
   try {
-    if (!opts.pump && isUnixSocket(1)) {
+    if (!opts.pump && stdioWantsFd()) {
       handOver(stream.fd)
       logger.debug(`passed the socket for ${host} to ssh`)
       return 0

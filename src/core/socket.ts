@@ -1,4 +1,5 @@
 /** Connecting sockets through libc, shared by every socket-backed backend. */
+import { fstatSync } from 'node:fs'
 import { BurrowError, SyscallError } from './errors'
 import * as libc from './ffi/libc'
 import * as S from './ffi/structs'
@@ -33,6 +34,17 @@ function awaitConnect(fd: number, timeoutMs?: number): number {
   if (libc.poll(fds, 1, timeoutMs ?? -1) === 0) return -S.errno.ETIMEDOUT
   const err = libc.getsockoptInt(fd, S.SOL_SOCKET, S.SO_ERROR)
   return err === 0 ? 0 : -err
+}
+
+/**
+ * Does stdio look like ssh's ProxyUseFdpass? ssh hands the proxy one end of a socketpair as both
+ * stdin and stdout (sshconnect.c ssh_proxy_fdpass_connect). libuv-based parents (Node, Bun)
+ * use a separate socketpair per stdio stream, and ssh without fd passing uses pipes: both relay.
+ */
+export function stdioWantsFd(): boolean {
+  if (!isUnixSocket(1)) return false
+  const [i, o] = [fstatSync(0), fstatSync(1)]
+  return i.ino === o.ino && i.dev === o.dev
 }
 
 /** Is `fd` a unix-domain socket (so it can carry SCM_RIGHTS)? */
