@@ -21,7 +21,9 @@ export interface ProxyOptions {
  * The installed config also passes %n, the name as typed: use it when it is the same name.
  */
 export function pickHost(host: string, typed?: string): string {
-  return typed !== undefined && typed !== host && typed.toLowerCase() === host ? typed : host
+  // ssh folds with C tolower(): ASCII only, so 'É' stays 'É'
+  const folded = typed?.replace(/[A-Z]+/g, (s) => s.toLowerCase())
+  return typed !== undefined && folded === host ? typed : host
 }
 
 function parseWait(text: string | undefined): number | undefined {
