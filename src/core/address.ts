@@ -8,6 +8,8 @@ export type Address =
   | { kind: 'unix'; path: string; port: number }
   | { kind: 'vsock'; cid: number; port: number }
   | { kind: 'vsock-mux'; path: string; port: number }
+  /** a libvirt domain; `uri` undefined means qemu:///system, then qemu:///session unless root */
+  | { kind: 'libvirt'; uri?: string; name: string; port: number }
   | { kind: 'tcp'; host: string; port: number }
 
 export type AddressKind = Address['kind']

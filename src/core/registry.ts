@@ -6,12 +6,14 @@ import type { Address } from './address'
 import { checkHostText } from './address'
 import type { Backend, OpenOptions, Stream } from './backend'
 import { fail } from './errors'
+import { closest } from './suggest'
 import { backend as unix } from '../backends/unix'
 import { backend as vsock } from '../backends/vsock'
 import { backend as mux } from '../backends/mux'
+import { backend as libvirt } from '../backends/libvirt'
 import { backend as tcp } from '../backends/tcp'
 
-export const backends: readonly Backend<any>[] = [mux, vsock, unix, tcp]
+export const backends: readonly Backend<any>[] = [mux, vsock, unix, libvirt, tcp]
 
 function backendFor(addr: Address): Backend<any> {
   const b = backends.find((x) => x.kind === addr.kind)
@@ -54,26 +56,9 @@ export async function openAddress(addr: Address, opts: OpenOptions = {}): Promis
 
 /** "did you mean" for a mistyped form prefix such as `vsok/3` or `unx%/run/x`. */
 function suggestForm(host: string): string | undefined {
-  const m = /^([A-Za-z-]+)([/%])(.*)$/.exec(host)
+  const m = /^([A-Za-z:-]+)([/%])(.*)$/.exec(host)
   if (!m) return undefined
   const [, typed, sep, rest] = m as unknown as [string, string, string, string]
-  const best = backends
-    .flatMap((b) => b.prefixes)
-    .map((p) => ({ p, d: distance(typed.toLowerCase(), p) }))
-    .sort((a, b) => a.d - b.d)[0]
-  return best && best.d <= 2 ? `${best.p}${sep}${rest}` : undefined
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = cur
-    }
-  }
-  return row[b.length]!
+  const best = closest(typed.toLowerCase(), backends.flatMap((b) => b.prefixes))[0]
+  return best === undefined ? undefined : `${best}${sep}${rest}`
 }

@@ -15,11 +15,11 @@ export interface Ran {
 /** Runs argv to completion (killed after timeoutMs), with NO_COLOR and optional stdin. */
 export async function run(
   argv: string[],
-  opts: { stdin?: string | Uint8Array | Blob; timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {},
+  opts: { stdin?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<Ran> {
   const started = performance.now()
   const proc = Bun.spawn(argv, {
-    stdin: opts.stdin === undefined ? 'ignore' : new Blob([opts.stdin as BlobPart]),
+    stdin: opts.stdin === undefined ? 'ignore' : new Blob([opts.stdin]),
     stdout: 'pipe',
     stderr: 'pipe',
     cwd: opts.cwd,

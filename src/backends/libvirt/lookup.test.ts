@@ -1,0 +1,82 @@
+// In-process against libvirt's test driver (test:///FILE): its domains run and have IDs, which
+// the qemu:///system tests cannot have here (no KVM); see tests/e2e/libvirt.test.ts for those.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { findVsockCid } from './lookup'
+
+const vm = (name: string, uuid: string, vsock = '') =>
+  `<domain type='test'><name>${name}</name><uuid>${uuid}</uuid><memory>8192</memory><os><type>hvm</type></os><devices>${vsock}</devices></domain>`
+const cid = (address: string) => `<vsock model='virtio'><cid auto='no' address='${address}'/></vsock>`
+const UUID = '6695eb01-f6a4-8304-79aa-97f2502e1930'
+
+let dir: string
+let first: string
+let second: string
+
+beforeAll(() => {
+  dir = mkdtempSync('/tmp/burrow-t-')
+  first = join(dir, 'first.xml')
+  second = join(dir, 'second.xml')
+  // the test driver starts every domain it reads, numbering IDs from 1 in file order
+  writeFileSync(first, `<node>${[
+    vm('runner', UUID, cid('5555')),
+    vm('MixedCase', '6695eb01-f6a4-8304-79aa-97f2502e1931', cid('6000')),
+    vm('Dup', '6695eb01-f6a4-8304-79aa-97f2502e1932', cid('7001')),
+    vm('DUP', '6695eb01-f6a4-8304-79aa-97f2502e1933', cid('7002')),
+    vm('novsock', '6695eb01-f6a4-8304-79aa-97f2502e1934'),
+    vm('autorun', '6695eb01-f6a4-8304-79aa-97f2502e1935', "<vsock model='virtio'><cid auto='yes'/></vsock>"),
+  ].join('')}</node>`)
+  writeFileSync(second, `<node>${vm('elsewhere', '6695eb01-f6a4-8304-79aa-97f2502e1936', cid('8000'))}</node>`)
+})
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const uri = (path: string) => `test://${path}`
+const missing = 'qemu+unix:///system?socket=/nonexistent/libvirt-sock'
+
+describe('findVsockCid', () => {
+  test.each([
+    ['runner', '5555'],
+    [UUID, '5555'],
+    [UUID.replaceAll('-', ''), '5555'],
+    ['1', '5555'],
+    ['2', '6000'],
+    ['MixedCase', '6000'],
+    ['mixedcase', '6000'],
+    ['Dup', '7001'],
+    ['DUP', '7002'],
+  ])('finds %p with CID %p', (name, want) => {
+    expect(findVsockCid(name, [uri(first)]).cid).toBe(want)
+  })
+
+  test('reports the real name and the URI it was found in', () => {
+    expect(findVsockCid('MIXEDCASE', [uri(first)])).toEqual({ uri: uri(first), name: 'MixedCase', cid: '6000' })
+  })
+
+  test('searches the URIs in order, skipping one that cannot be reached', () => {
+    expect(findVsockCid('elsewhere', [missing, uri(first), uri(second)])).toEqual({ uri: uri(second), name: 'elsewhere', cid: '8000' })
+  })
+
+  test.each([
+    ['dup', `Failed to find libvirt domain 'dup': when case is ignored, several domains have that name: DUP, Dup (type one exactly: ssh keeps the case of qemu%NAME and qemu:system/NAME)`],
+    ['novsock', `Failed to get the vsock CID of libvirt domain 'novsock': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with 'virsh -c ${uri('FIRST')} edit novsock'; it takes effect at the next start)`],
+    ['autorun', `Failed to get the vsock CID of libvirt domain 'autorun': libvirt reports no CID for the running domain (check 'virsh -c ${uri('FIRST')} dumpxml autorun')`],
+    ['runer', `Failed to find libvirt domain 'runer' in ${uri('FIRST')}: no domain has that name, UUID or ID (closest: runner; see virsh -c ${uri('FIRST')} list --all)`],
+    ['99', `Failed to find libvirt domain '99' in ${uri('FIRST')}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${uri('FIRST')} list --all)`],
+  ])('explains %p in one line', (name, want) => {
+    expect(() => findVsockCid(name, [uri(first)])).toThrow(want.replaceAll('FIRST', first))
+  })
+
+  test('names every URI it searched and the one it could not reach', () => {
+    expect(() => findVsockCid('nowhere', [uri(first), missing])).toThrow(
+      `Failed to find libvirt domain 'nowhere' in ${uri(first)}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${uri(first)} list --all); ${missing} was not searched: Failed to connect socket to '/nonexistent/libvirt-sock': No such file or directory`,
+    )
+  })
+
+  test('says which socket is missing when no URI can be reached', () => {
+    expect(() => findVsockCid('x', [missing])).toThrow(
+      `Failed to connect to libvirt at ${missing}: socket /nonexistent/libvirt-sock: No such file or directory (is libvirtd running? start it with systemctl start libvirtd (or virtqemud), or libvirtd -d)`,
+    )
+  })
+})
