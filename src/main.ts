@@ -1,6 +1,5 @@
 import { defineCommand } from 'citty'
 import pkg from '../package.json' with { type: 'json' }
-import { setDebug } from './core/log'
 import { commands } from './commands'
 
 export const main = defineCommand({
@@ -8,9 +7,6 @@ export const main = defineCommand({
     name: 'burrow',
     version: pkg.version,
     description: 'SSH into anything on this host: unix sockets, vsock, hybrid vsock, TCP, and more',
-  },
-  setup({ rawArgs }) {
-    setDebug(rawArgs.includes('--debug'))
   },
   subCommands: commands,
 })

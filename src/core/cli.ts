@@ -6,25 +6,57 @@
 import type { ArgsDef, CommandDef } from 'citty'
 import { renderUsage, runCommand } from 'citty'
 import { BurrowError } from './errors'
-import { logger } from './log'
+import { logger, setDebug } from './log'
 
 type Cmd = CommandDef<ArgsDef>
 
 const resolve = async <T>(v: unknown): Promise<T> => (typeof v === 'function' ? v() : v) as T
 
-/** The command path named by `argv` (root first) and the remaining arguments. */
-async function walk(root: Cmd, argv: string[]): Promise<{ path: Cmd[]; names: string[]; unknown?: string }> {
-  const path = [root]
-  const names: string[] = []
-  for (const arg of argv) {
-    if (arg.startsWith('-')) continue
-    const subs = await resolve<Record<string, unknown> | undefined>(path.at(-1)!.subCommands)
-    if (!subs) break
-    if (!Object.hasOwn(subs, arg)) return { path, names, unknown: arg }
-    path.push(await resolve<Cmd>(subs[arg]))
-    names.push(arg)
+/** Option names of `cmd` that take a value (`--config FILE`), aliases included. */
+async function valueOptions(cmd: Cmd): Promise<Set<string>> {
+  const defs = (await resolve<ArgsDef>(cmd.args)) ?? {}
+  const names = new Set<string>()
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type !== 'string' && def.type !== 'enum') continue
+    names.add(name)
+    for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat()) names.add(a)
   }
-  return { path, names }
+  return names
+}
+
+/**
+ * The command path named by `argv` (root first), the leaf's own arguments, and an unknown
+ * command word if one stopped the walk. citty's runCommand would run a parent's run() after its
+ * subcommand's and drop the subcommand's result (its exit status), so burrow runs the leaf itself.
+ */
+async function walk(root: Cmd, argv: string[]): Promise<{ path: Cmd[]; rest: string[]; unknown?: string }> {
+  const path = [root]
+  const rest: string[] = []
+  let takesValue = await valueOptions(root)
+  let positional = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (positional || arg === '--') {
+      positional = true
+      rest.push(arg)
+      continue
+    }
+    if (arg.startsWith('-')) {
+      rest.push(arg)
+      if (!arg.includes('=') && takesValue.has(arg.replace(/^--?/, '')) && i + 1 < argv.length) rest.push(argv[++i]!)
+      continue
+    }
+    const subs = await resolve<Record<string, unknown> | undefined>(path.at(-1)!.subCommands)
+    if (!subs || !Object.hasOwn(subs, arg)) {
+      if (subs && path.length === 1) return { path, rest, unknown: arg }
+      positional = !subs // a leaf's positionals (HOST PORT) and everything after them stay as they are
+      rest.push(arg)
+      continue
+    }
+    path.push(await resolve<Cmd>(subs[arg]))
+    takesValue = await valueOptions(path.at(-1)!)
+  }
+  return { path, rest }
 }
 
 /** Flags the leaf command does not define are errors, not silently ignored booleans. */
@@ -51,7 +83,7 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
       process.stdout.write(`${meta.version}\n`)
       return 0
     }
-    const { path, names, unknown } = await walk(root, argv)
+    const { path, rest, unknown } = await walk(root, argv)
     const leaf = path.at(-1)!
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
       process.stdout.write(`${await renderUsage(leaf, path.length > 1 ? path.at(-2) : undefined)}\n`)
@@ -64,8 +96,9 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
         `Failed to run '${unknown}': no such command${guess ? ` (did you mean '${guess}'?)` : ''}; commands: ${subs.join(', ')}`,
       )
     }
-    await checkFlags(leaf, argv.slice(argv.indexOf(names.at(-1) ?? '') + 1))
-    const { result } = await runCommand(root, { rawArgs: argv })
+    await checkFlags(leaf, rest)
+    setDebug(rest.includes('--debug'))
+    const { result } = await runCommand(leaf, { rawArgs: rest })
     return typeof result === 'number' ? result : 0
   } catch (err) {
     return report(err, argv)

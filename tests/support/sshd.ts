@@ -32,12 +32,25 @@ export interface TestSshd {
   stop(): Promise<void>
 }
 
+/**
+ * Additive options for tests that chain servers (e.g. `burrow route`): one client key accepted by
+ * several sshds, extra sshd_config lines (ForceCommand, Match blocks), more listening ports.
+ */
+export interface SshdOptions {
+  /** public key lines (or .pub file contents) accepted in addition to the server's own client key */
+  authorizedKeys?: string[]
+  /** lines appended to sshd_config (after the defaults, so Match blocks work) */
+  sshdConfig?: string[]
+  /** TCP only: this many more free loopback ports to listen on besides `port` (see `ports`) */
+  extraPorts?: number
+}
+
 const SSHD = '/usr/sbin/sshd'
 const SFTP_SERVER = '/usr/lib/openssh/sftp-server'
 const READY_TIMEOUT_MS = 10_000
 
-export async function startUnixSshd(opts: { socketPath?: string } = {}): Promise<TestSshd> {
-  const base = await prepare()
+export async function startUnixSshd(opts: { socketPath?: string } & SshdOptions = {}): Promise<TestSshd> {
+  const base = await prepare(opts)
   const socketPath = opts.socketPath ?? join(base.dir, 's')
   // socat splits the EXEC string on spaces itself; no shell is involved.
   const exec = `EXEC:${SSHD} -i -e -f ${base.config}`
@@ -59,17 +72,23 @@ export async function startUnixSshd(opts: { socketPath?: string } = {}): Promise
   return { ...server.handle, socketPath }
 }
 
-export async function startTcpSshd(): Promise<TestSshd & { port: number }> {
-  const base = await prepare()
+export async function startTcpSshd(opts: SshdOptions = {}): Promise<TestSshd & { port: number; ports: number[] }> {
+  const base = await prepare(opts)
   let lastError: unknown
   // The free-port probe is inherently racy; retry with a new port if sshd
   // could not bind.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freeLoopbackPort()
-    const server = launch(base, [SSHD, '-D', '-e', '-f', base.config, '-p', String(port), '-o', 'ListenAddress=127.0.0.1'])
+    const ports: number[] = []
+    while (ports.length < 1 + (opts.extraPorts ?? 0)) {
+      const p = await freeLoopbackPort()
+      if (!ports.includes(p)) ports.push(p)
+    }
+    const port = ports[0]!
+    const listen = ports.flatMap((p) => ['-o', `ListenAddress=127.0.0.1:${p}`])
+    const server = launch(base, [SSHD, '-D', '-e', '-f', base.config, '-p', String(port), ...listen])
     try {
-      await waitReady(server, () => ({ host: '127.0.0.1', port }))
-      return { ...server.handle, socketPath: '', port }
+      for (const p of ports) await waitReady(server, () => ({ host: '127.0.0.1', port: p }))
+      return { ...server.handle, socketPath: '', port, ports }
     } catch (e) {
       lastError = e
       await server.stop({ keepDir: true })
@@ -90,7 +109,7 @@ interface Base {
   logFile: string
 }
 
-async function prepare(): Promise<Base> {
+async function prepare(opts: SshdOptions = {}): Promise<Base> {
   // short: socket paths must stay below sun_path's 108 bytes
   const dir = mkdtempSync('/tmp/bs-')
   try {
@@ -98,7 +117,8 @@ async function prepare(): Promise<Base> {
     const clientKey = join(dir, 'id_ed25519')
     await Promise.all([keygen(hostKey, 'burrow-test-host'), keygen(clientKey, 'burrow-test-client')])
     const authorizedKeys = join(dir, 'authorized_keys')
-    writeFileSync(authorizedKeys, readFileSync(`${clientKey}.pub`), { mode: 0o600 })
+    const extraKeys = (opts.authorizedKeys ?? []).map((k) => `${k.trim()}\n`).join('')
+    writeFileSync(authorizedKeys, `${readFileSync(`${clientKey}.pub`, 'utf8')}${extraKeys}`, { mode: 0o600 })
     const config = join(dir, 'sshd_config')
     writeFileSync(config, [
       `HostKey ${hostKey}`,
@@ -112,6 +132,7 @@ async function prepare(): Promise<Base> {
       'AcceptEnv LANG LC_*',
       'PidFile none',
       'LogLevel ERROR',
+      ...(opts.sshdConfig ?? []),
       '',
     ].join('\n'), { mode: 0o600 })
     const hostPubKeyPath = `${hostKey}.pub`

@@ -1,0 +1,26 @@
+/**
+ * Override conditions: `users`, `groups`, `sources` (the gateway sshd's own ip:port from
+ * SSH_CONNECTION). Keys inside one condition are ANDed; a `match` list is ORed by the caller.
+ */
+import type { Condition, Identity } from './config'
+import { expandNodeset } from './dest'
+
+/** `IP:PORT`, `IP`, `:PORT` or `[v6]:PORT`, nodesets allowed in both parts; no name lookup. */
+function matchSource(patterns: string[], source: Identity['source']): boolean {
+  return patterns.some((p) => {
+    const m = /^(?:\[([^\]]+)\]|([^:]*))(?::(.+))?$/.exec(p)
+    if (!m) return false
+    const host = m[1] ?? m[2] ?? ''
+    const hosts = host === '' || host === '*' ? [] : expandNodeset(host)
+    const ports = m[3] === undefined ? [] : expandNodeset(m[3]).map(Number)
+    return (hosts.length === 0 || hosts.includes(source.ip)) && (ports.length === 0 || ports.includes(source.port))
+  })
+}
+
+/** All keys in one condition must hold (AND); any condition in `match` may (OR). */
+export function matches(cond: Condition, who: Identity): boolean {
+  if (cond.users && !cond.users.flatMap(expandNodeset).includes(who.user)) return false
+  if (cond.groups && !cond.groups.some((g) => who.groups().includes(g))) return false
+  if (cond.sources && !matchSource(cond.sources, who.source)) return false
+  return true
+}
