@@ -3,8 +3,9 @@
  * bench/libvirt: `burrow proxy --resolve qemu:system/VM` beside `virsh dumpxml VM` (the reference,
  * target burrow ≤ 1.0× virsh) against libvirtd with 200 defined domains, medians from hyperfine.
  * Context rows split burrow's time: runtime start (--version), proxy without libvirt (vsock/3),
- * and the case-folded name that lists all 200 domains. Domains are defined, never started.
- * usage: bun bench/libvirt.ts [--runs 30] [--domains 200]
+ * and the case-folded name that lists all 200 domains. burrow speaks libvirt's RPC protocol to the
+ * daemon's socket itself (src/backends/libvirt/remote.ts). Domains are defined, never started.
+ * usage: bun bench/libvirt.ts [--runs 30] [--domains 200] [--burrow dist/burrow]
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -12,11 +13,16 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '30' }, domains: { type: 'string', default: '200' } },
+  options: {
+    runs: { type: 'string', default: '30' },
+    domains: { type: 'string', default: '200' },
+    // another build to compare, such as the last commit's
+    burrow: { type: 'string', default: join(import.meta.dir, '..', 'dist', 'burrow') },
+  },
 })
 const RUNS = Number(values.runs)
 const COUNT = Number(values.domains)
-const BURROW = join(import.meta.dir, '..', 'dist', 'burrow')
+const BURROW = values.burrow
 const URI = 'qemu:///system'
 const PREFIX = `burrow-bench-${process.pid}-`
 const EMULATOR = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-system-aarch64'].find(existsSync)

@@ -49,10 +49,10 @@ function prefixOf(uri: string | undefined): string {
 }
 
 /** The domain's vsock address: the vsock backend connects it, there is no second implementation. */
-function resolveDomain(addr: AddressOf<'libvirt'>): AddressOf<'vsock'> {
+async function resolveDomain(addr: AddressOf<'libvirt'>): Promise<AddressOf<'vsock'>> {
   const root = process.geteuid?.() === 0
   const uris = addr.uri ? [addr.uri] : root ? [SYSTEM] : [SYSTEM, SESSION]
-  const found = findVsockCid(addr.name, uris)
+  const found = await findVsockCid(addr.name, uris)
   logger.debug(`libvirt: domain '${found.name}' in ${found.uri} has vsock CID ${found.cid}`)
   return { kind: 'vsock', cid: parseCid(found.cid), port: addr.port }
 }
@@ -69,7 +69,7 @@ export const backend: Backend<'libvirt'> = {
     return found.uri ? { ...addr, uri: found.uri } : addr
   },
   format: (addr) => `${prefixOf(addr.uri)}/${addr.name} ${addr.port}`,
-  resolve: async (addr) => resolveDomain(addr),
+  resolve: resolveDomain,
   // proxy resolves before opening (registry.openAddress); this is for callers holding this address
-  open: async (addr, opts) => vsock.open(resolveDomain(addr), opts),
+  open: async (addr, opts) => vsock.open(await resolveDomain(addr), opts),
 }

@@ -1,5 +1,6 @@
-// In-process against libvirt's test driver (test:///FILE): its domains run and have IDs, which
-// the qemu:///system tests cannot have here (no KVM); see tests/e2e/libvirt.test.ts for those.
+// Against libvirtd's test driver (test+unix:///FILE, read by the daemon; as root, so the system
+// socket): its domains run and have IDs, which the qemu:///system tests cannot have here (no KVM);
+// see tests/e2e/libvirt.test.ts for those.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -32,7 +33,8 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const uri = (path: string) => `test://${path}`
+const uri = (path: string) => `test+unix://${path}`
+const DEFAULT = 'test+unix:///default'
 const missing = 'qemu+unix:///system?socket=/nonexistent/libvirt-sock'
 
 describe('findVsockCid', () => {
@@ -46,16 +48,22 @@ describe('findVsockCid', () => {
     ['mixedcase', '6000'],
     ['Dup', '7001'],
     ['DUP', '7002'],
-  ])('finds %p with CID %p', (name, want) => {
-    expect(findVsockCid(name, [uri(first)]).cid).toBe(want)
+  ])('finds %p with CID %p', async (name, want) => {
+    expect((await findVsockCid(name, [uri(first)])).cid).toBe(want)
   })
 
-  test('reports the real name and the URI it was found in', () => {
-    expect(findVsockCid('MIXEDCASE', [uri(first)])).toEqual({ uri: uri(first), name: 'MixedCase', cid: '6000' })
+  test('reports the real name and the URI it was found in', async () => {
+    expect(await findVsockCid('MIXEDCASE', [uri(first)])).toEqual({ uri: uri(first), name: 'MixedCase', cid: '6000' })
   })
 
-  test('searches the URIs in order, skipping one that cannot be reached', () => {
-    expect(findVsockCid('elsewhere', [missing, uri(first), uri(second)])).toEqual({ uri: uri(second), name: 'elsewhere', cid: '8000' })
+  test('searches the URIs in order, skipping one that cannot be reached', async () => {
+    expect(await findVsockCid('elsewhere', [missing, uri(first), uri(second)])).toEqual({ uri: uri(second), name: 'elsewhere', cid: '8000' })
+  })
+
+  test('finds the daemon default test driver\'s running domain by ID', async () => {
+    await expect(findVsockCid('1', [DEFAULT])).rejects.toThrow(
+      `Failed to get the vsock CID of libvirt domain 'test': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with 'virsh -c ${DEFAULT} edit test'; it takes effect at the next start)`,
+    )
   })
 
   test.each([
@@ -64,18 +72,18 @@ describe('findVsockCid', () => {
     ['autorun', `Failed to get the vsock CID of libvirt domain 'autorun': libvirt reports no CID for the running domain (check 'virsh -c ${uri('FIRST')} dumpxml autorun')`],
     ['runer', `Failed to find libvirt domain 'runer' in ${uri('FIRST')}: no domain has that name, UUID or ID (closest: runner; see virsh -c ${uri('FIRST')} list --all)`],
     ['99', `Failed to find libvirt domain '99' in ${uri('FIRST')}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${uri('FIRST')} list --all)`],
-  ])('explains %p in one line', (name, want) => {
-    expect(() => findVsockCid(name, [uri(first)])).toThrow(want.replaceAll('FIRST', first))
+  ])('explains %p in one line', async (name, want) => {
+    await expect(findVsockCid(name, [uri(first)])).rejects.toThrow(want.replaceAll('FIRST', first))
   })
 
-  test('names every URI it searched and the one it could not reach', () => {
-    expect(() => findVsockCid('nowhere', [uri(first), missing])).toThrow(
+  test('names every URI it searched and the one it could not reach', async () => {
+    await expect(findVsockCid('nowhere', [uri(first), missing])).rejects.toThrow(
       `Failed to find libvirt domain 'nowhere' in ${uri(first)}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${uri(first)} list --all); ${missing} was not searched: Failed to connect socket to '/nonexistent/libvirt-sock': No such file or directory`,
     )
   })
 
-  test('says which socket is missing when no URI can be reached', () => {
-    expect(() => findVsockCid('x', [missing])).toThrow(
+  test('says which socket is missing when no URI can be reached', async () => {
+    await expect(findVsockCid('x', [missing])).rejects.toThrow(
       `Failed to connect to libvirt at ${missing}: socket /nonexistent/libvirt-sock: No such file or directory (is libvirtd running? start it with systemctl start libvirtd (or virtqemud), or libvirtd -d)`,
     )
   })

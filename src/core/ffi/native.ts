@@ -1,8 +1,8 @@
 /**
  * The only module that imports bun:ffi: the symbol tables of the C libraries burrow calls, opened
- * lazily, plus the few pointer helpers the typed wrappers (libc.ts, libvirt.ts) need.
+ * lazily, plus the few pointer helpers the typed wrappers (libc.ts) need.
  */
-import { CString, dlopen, FFIType, JSCallback, type Pointer, ptr as bunPtr, read } from 'bun:ffi'
+import { CString, dlopen, FFIType, type Pointer, ptr as bunPtr, read } from 'bun:ffi'
 
 export type { Pointer }
 
@@ -31,46 +31,12 @@ function loadLibc() {
     getppid: { args: [], returns: 'i32' },
     inet_pton: { args: ['i32', 'ptr', 'ptr'], returns: 'i32' },
     if_nametoindex: { args: ['ptr'], returns: 'u32' },
-    free: { args: ['ptr'], returns: 'void' },
   })
 }
 
 let libcLib: ReturnType<typeof loadLibc> | undefined
 
 export const libc = () => (libcLib ??= loadLibc()).symbols
-
-/**
- * libvirt's C API, the one virsh uses. Opened on first use only: libvirt.so.0 and its ~55
- * dependencies take ~9 ms to load, which no other address form should pay.
- */
-function loadLibvirt() {
-  const lib = dlopen('libvirt.so.0', {
-    virConnectOpenReadOnly: { args: ['ptr'], returns: 'ptr' },
-    virConnectClose: { args: ['ptr'], returns: 'i32' },
-    virConnectListAllDomains: { args: ['ptr', 'ptr', 'u32'], returns: 'i32' },
-    virDomainLookupByName: { args: ['ptr', 'ptr'], returns: 'ptr' },
-    virDomainLookupByUUIDString: { args: ['ptr', 'ptr'], returns: 'ptr' },
-    virDomainLookupByID: { args: ['ptr', 'i32'], returns: 'ptr' },
-    virDomainGetName: { args: ['ptr'], returns: 'ptr' },
-    virDomainGetXMLDesc: { args: ['ptr', 'u32'], returns: 'ptr' },
-    virDomainIsActive: { args: ['ptr'], returns: 'i32' },
-    virDomainFree: { args: ['ptr'], returns: 'i32' },
-    virGetLastErrorCode: { args: [], returns: 'i32' },
-    virGetLastErrorDomain: { args: [], returns: 'i32' },
-    virGetLastErrorMessage: { args: [], returns: 'ptr' },
-    virSetErrorFunc: { args: ['ptr', 'ptr'], returns: 'void' },
-  })
-  // Without a handler libvirt prints every error to stderr (virDefaultErrorFunc), and burrow
-  // reports its own single line. The callback is kept with the table so it is never collected.
-  const quiet = new JSCallback(() => {}, { args: ['ptr', 'ptr'], returns: 'void' })
-  lib.symbols.virSetErrorFunc(null, quiet.ptr)
-  return { symbols: lib.symbols, quiet }
-}
-
-let libvirtLib: ReturnType<typeof loadLibvirt> | undefined
-
-/** Throws when libvirt.so.0 cannot be loaded; libvirt.ts turns that into advice. */
-export const libvirt = () => (libvirtLib ??= loadLibvirt()).symbols
 
 /** Address of a typed array's memory (plus `offset` bytes), to embed in a C struct. */
 export function ptr(buf: Uint8Array, offset = 0): number {
@@ -79,11 +45,6 @@ export function ptr(buf: Uint8Array, offset = 0): number {
 
 export function readI32(p: Pointer): number {
   return read.i32(p, 0)
-}
-
-/** The pointer stored at `p + offset` (an element of a C array of pointers), or null. */
-export function readPtr(p: Pointer, offset = 0): Pointer | null {
-  return (read.ptr(p, offset) || null) as Pointer | null
 }
 
 /** The NUL-terminated string at `p`, or undefined for NULL. */
