@@ -9,8 +9,11 @@ import pkg from '../package.json' with { type: 'json' }
 const root = new URL('..', import.meta.url).pathname
 const out = `${root}dist/burrow`
 const started = performance.now()
+// ssh2 requires its optional native addon cpu-features inside try/catch; installed with
+// --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
+// (where the require fails and ssh2 falls back, as it does under Bun anyway)
 const build =
-  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none ${root}src/cli.ts --outfile ${out}`
+  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts --outfile ${out}`
     .nothrow()
     .quiet()
 const log = `${build.stdout}${build.stderr}`

@@ -1,6 +1,6 @@
 /**
  * The only module that imports bun:ffi: the symbol tables of the C libraries burrow calls, opened
- * lazily, plus the few pointer helpers the typed wrappers (libc.ts) need.
+ * lazily, plus the few pointer helpers the typed wrappers (libc.ts, crypt.ts) need.
  */
 import { CString, dlopen, FFIType, type Pointer, ptr as bunPtr, read } from 'bun:ffi'
 
@@ -37,6 +37,17 @@ function loadLibc() {
 let libcLib: ReturnType<typeof loadLibc> | undefined
 
 export const libc = () => (libcLib ??= loadLibc()).symbols
+
+/** libxcrypt, for checking shadow hashes (serve --password-auth) */
+function loadLibcrypt() {
+  return dlopen('libcrypt.so.1', {
+    crypt: { args: ['ptr', 'ptr'], returns: 'ptr' },
+  })
+}
+
+let libcryptLib: ReturnType<typeof loadLibcrypt> | undefined
+
+export const libcrypt = () => (libcryptLib ??= loadLibcrypt()).symbols
 
 /** Address of a typed array's memory (plus `offset` bytes), to embed in a C struct. */
 export function ptr(buf: Uint8Array, offset = 0): number {

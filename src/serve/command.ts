@@ -1,0 +1,95 @@
+/**
+ * What runs in the instance for a session: argv, environment and identity, as sshd's
+ * do_child() would build them. The client's command string goes to the user's shell `-c`
+ * untouched (no re-quoting, so multi-line scripts, quotes and `$` arrive byte for byte).
+ */
+import type { ExecRequest } from '../backends/incus'
+import type { InstanceUser } from './instance'
+
+export type ShellMode = 'user-shell' | 'login' | 'su'
+export const SHELL_MODES: readonly ShellMode[] = ['user-shell', 'login', 'su']
+
+export interface SessionSpec {
+  user: InstanceUser
+  mode: ShellMode
+  /** the exec request's command; undefined for a shell */
+  command?: string
+  pty?: { term: string; cols: number; rows: number }
+  /** attach to (or create) a tmux session, for a leading `/` in the login */
+  persistent: boolean
+  /** accepted `env` requests */
+  clientEnv: Record<string, string>
+  /** "client-ip client-port server-ip server-port" */
+  connection: string
+  /** a marker every process of this session inherits, so the whole tree can be found and killed */
+  marker: string
+}
+
+export const MARKER_VAR = 'BURROW_SESSION'
+const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+const USER_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/games'
+
+export function buildExec(s: SessionSpec): ExecRequest {
+  const u = s.user
+  const [cip, cport, , sport] = s.connection.split(' ')
+  const env: Record<string, string> = {
+    ...s.clientEnv,
+    PATH: u.uid === 0 ? ROOT_PATH : USER_PATH,
+    HOME: u.home,
+    USER: u.name,
+    LOGNAME: u.name,
+    SHELL: u.shell,
+    SSH_CONNECTION: s.connection,
+    SSH_CLIENT: `${cip} ${cport} ${sport}`,
+    [MARKER_VAR]: s.marker,
+  }
+  if (s.pty) env.TERM = s.pty.term || 'xterm-256color'
+  const base = { environment: env, interactive: !!s.pty, width: s.pty?.cols, height: s.pty?.rows }
+
+  let command = s.command
+  if (s.persistent) command = 'exec tmux new-session -A -s burrow'
+  // su and login run as root and switch identity themselves (with PAM and initgroups)
+  if (s.mode === 'su') {
+    const argv = ['su', '-', u.name]
+    return { ...base, command: command === undefined ? argv : [...argv, '-c', command] }
+  }
+  if (s.mode === 'login' && command === undefined && s.pty) {
+    return { ...base, command: ['login', '-p', '-h', cip ?? '', '-f', u.name] }
+  }
+  const argv = command === undefined ? [u.shell, '-l'] : [u.shell, '-c', command]
+  if (u.uid === 0) return { ...base, command: argv, cwd: u.home }
+  // Incus's exec user/group drop every supplementary group (ssh2incus issue #11); setpriv,
+  // started as root, sets them all before running the shell as the user.
+  if (u.setpriv && u.gids.length > 1) {
+    const groups = u.gids.filter((g) => g !== u.gid)
+    const wrap = [
+      u.setpriv,
+      `--reuid=${u.uid}`,
+      `--regid=${u.gid}`,
+      `--groups=${groups.join(',')}`,
+      '--',
+    ]
+    return { ...base, command: [...wrap, ...argv], cwd: u.home }
+  }
+  return { ...base, command: argv, user: u.uid, group: u.gid, cwd: u.home }
+}
+
+/** `env` requests sshd would take with AcceptEnv LANG LC_* plus `extra` patterns (`*` globs). */
+export function envAllowed(name: string, extra: string[]): boolean {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || name === MARKER_VAR) return false
+  return ['LANG', 'LC_*', ...extra].some((p) =>
+    p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p,
+  )
+}
+
+/** Kills every process carrying the session's marker; runs as root, works with busybox. */
+export function killTreeCommand(marker: string): string[] {
+  const script = [
+    'for p in /proc/[0-9]*; do',
+    // environ is NUL-separated; tr keeps this portable to busybox (no grep -z there)
+    `  tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "${MARKER_VAR}=$1" && kill -9 "\${p#/proc/}" 2>/dev/null`,
+    'done',
+    'exit 0',
+  ].join('\n')
+  return ['/bin/sh', '-c', script, 'sh', marker]
+}

@@ -1,0 +1,128 @@
+/**
+ * From an authenticated login to a running instance and a resolved instance user: the endpoint
+ * for the login's remote, the instance (started when stopped), and the user's passwd entry and
+ * groups as the instance itself sees them. Each failure is one line meant for the SSH client.
+ */
+import { BurrowError } from '../core/errors'
+import { logger } from '../core/log'
+import type { EndpointOptions } from '../backends/incus'
+import { IncusClient, IncusError, remoteEndpoint, run } from '../backends/incus'
+import type { Login } from './login'
+
+export interface InstanceUser {
+  name: string
+  uid: number
+  gid: number
+  home: string
+  shell: string
+  /** primary first, then supplementary, as `id -G` prints them inside the instance */
+  gids: number[]
+  /** path of setpriv(1) in the instance, used to give the user its supplementary groups */
+  setpriv?: string
+}
+
+/** One line for the SSH client's stderr, then exit status 1. */
+export class TargetError extends BurrowError {
+  override name = 'TargetError'
+}
+
+const USER_TTL_MS = 60_000
+
+// Runs as root inside the instance; $1 is a validated user name. getent sees NSS sources,
+// busybox images have only /etc/passwd; setpriv (util-linux) can set supplementary groups.
+const LOOKUP = [
+  'u=$1',
+  'if command -v getent >/dev/null 2>&1; then getent passwd "$u" || exit 2',
+  'else awk -F: -v u="$u" \'$1 == u { print; f = 1; exit } END { exit !f }\' /etc/passwd || exit 2; fi',
+  'id -G "$u" 2>/dev/null || echo',
+  'command -v setpriv || echo',
+].join('\n')
+
+export class Instances {
+  readonly #clients = new Map<string, IncusClient>()
+  readonly #users = new Map<string, { at: number; user: InstanceUser }>()
+
+  constructor(readonly endpointOptions: EndpointOptions) {}
+
+  client(remote: string): IncusClient {
+    let c = this.#clients.get(remote)
+    if (!c) {
+      try {
+        c = new IncusClient(remoteEndpoint(remote, this.endpointOptions))
+      } catch (err) {
+        throw new TargetError((err as Error).message)
+      }
+      this.#clients.set(remote, c)
+    }
+    return c
+  }
+
+  /** The instance running (starting it if it is stopped) and the login's instance user. */
+  async prepare(
+    t: Login,
+    notice: (line: string) => void = () => {},
+  ): Promise<{ client: IncusClient; user: InstanceUser }> {
+    const client = this.client(t.remote)
+    const where = `${t.remote ? `${t.remote}:` : ''}${t.instance}${t.project === 'default' ? '' : ` in project ${t.project}`}`
+    let info
+    try {
+      info = await client.instance(t.instance, t.project)
+    } catch (err) {
+      if (err instanceof IncusError && err.code === 404) {
+        throw new TargetError(
+          /Project not found/i.test(err.message)
+            ? `Failed to find project '${t.project}': no such project`
+            : `Failed to find instance ${where}: no such instance`,
+        )
+      }
+      throw err
+    }
+    if (info.status_code !== 103) {
+      if (info.status !== 'Stopped')
+        throw new TargetError(`Failed to use instance ${where}: it is ${info.status.toLowerCase()}`)
+      notice(`Starting instance ${where}`)
+      await client.start(t.instance, t.project)
+    }
+    return { client, user: await this.user(client, t) }
+  }
+
+  async user(client: IncusClient, t: Login): Promise<InstanceUser> {
+    const key = `${t.remote}\0${t.project}\0${t.instance}\0${t.instanceUser}`
+    const hit = this.#users.get(key)
+    if (hit && Date.now() - hit.at < USER_TTL_MS) return hit.user
+    const res = await run(
+      client,
+      t.instance,
+      t.project,
+      ['/bin/sh', '-c', LOOKUP, 'sh', t.instanceUser],
+      { limit: 64 << 10 },
+    )
+    if (res.code === 2)
+      throw new TargetError(
+        `Failed to find user '${t.instanceUser}' in instance ${t.instance}: no such user`,
+      )
+    if (res.code !== 0) {
+      throw new TargetError(
+        `Failed to look up user '${t.instanceUser}' in instance ${t.instance}: ${res.stderr.trim() || `exit status ${res.code}`}`,
+      )
+    }
+    const [pw = '', groups = '', setpriv = ''] = res.stdout.split('\n')
+    const f = pw.split(':')
+    if (f.length < 7)
+      throw new TargetError(
+        `Failed to look up user '${t.instanceUser}' in instance ${t.instance}: odd passwd entry`,
+      )
+    const user: InstanceUser = {
+      name: f[0]!,
+      uid: Number(f[2]),
+      gid: Number(f[3]),
+      home: f[5] || '/',
+      shell: f[6] || '/bin/sh',
+      gids: groups.trim() ? groups.trim().split(/\s+/).map(Number) : [Number(f[3])],
+      setpriv: setpriv.trim() || undefined,
+    }
+    logger.debug(`instance user ${t.instanceUser}@${t.instance}: ${JSON.stringify(user)}`)
+    this.#users.set(key, { at: Date.now(), user })
+    return user
+  }
+}
