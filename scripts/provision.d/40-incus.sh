@@ -14,7 +14,7 @@ BACKPORTS_SOURCES=/etc/apt/sources.list.d/burrow-bookworm-backports.sources
 IMAGE_ALIAS=burrow/debian
 TINY_ALIAS=burrow/busybox
 # Bump when the package list or the image layout changes, so cached tarballs are rebuilt.
-IMAGE_REV=2
+IMAGE_REV=4
 WAIT_SECONDS=60
 
 # The URI of the machine's main Debian suite, read at run time from its apt sources, so no mirror
@@ -132,9 +132,15 @@ build_debian() {
   step "images: debootstrap bookworm minbase from $URI (about a minute, once)"
   # sysvinit-core: minbase has no /sbin/init and the container would not start without one.
   # sudo and passwd: tests create an unprivileged instance user with supplementary groups.
+  # openssh-client (scp -O, ssh-add), openssh-server (burrow proxy incus/NAME, bench) and socat
+  # (listeners and clients inside an instance that has no network) serve the forwarding tests.
   run "debootstrap" debootstrap --variant=minbase \
-    --include=bash,tmux,openssh-sftp-server,rsync,procps,sysvinit-core,passwd,coreutils \
+    --include=bash,tmux,openssh-sftp-server,rsync,procps,sysvinit-core,passwd,coreutils,openssh-client,openssh-server,socat,iproute2 \
     bookworm "$work/rootfs" "$URI"
+  # sshd only when a test starts one: a resident daemon would show up in process checks
+  touch "$work/rootfs/etc/ssh/sshd_not_to_be_run"
+  # without a NIC nothing brings loopback up (no ifupdown in minbase); forwarding tests use it
+  printf 'lo::sysinit:/sbin/ip link set lo up\n' >>"$work/rootfs/etc/inittab"
   # The container has no network: no gettys fighting over the console, no apt caches.
   sed -i '/getty/d' "$work/rootfs/etc/inittab"
   rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"*

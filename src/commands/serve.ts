@@ -126,6 +126,41 @@ export default defineCommand({
       valueHint: 'PATH',
       description: 'Pinned server certificate for --url',
     },
+    remote: {
+      type: 'string',
+      alias: 'r',
+      valueHint: 'NAME',
+      description: "Incus remote (from the incus client's config.yml) for logins that name none",
+    },
+    'allow-create': {
+      type: 'boolean',
+      alias: 'C',
+      description: 'Let +name / ~name (ephemeral) logins create missing instances',
+    },
+    'create-config': {
+      type: 'string',
+      valueHint: 'PATH',
+      description:
+        'Creation defaults (default: /etc/burrow/create-config.yaml, then ./create-config.yaml)',
+    },
+    'term-mux': {
+      type: 'string',
+      alias: 'T',
+      default: 'tmux',
+      valueHint: 'tmux|screen',
+      description: 'Multiplexer for persistent /instance sessions',
+    },
+    master: {
+      type: 'boolean',
+      alias: 'm',
+      description: 'One worker process per connection; restarting the master keeps sessions',
+    },
+    healthcheck: {
+      type: 'string',
+      alias: 'H',
+      valueHint: 'DURATION',
+      description: 'Check Incus every DURATION (e.g. 5m); while it is down, logins fail at once',
+    },
     ...debugArgs,
   },
   async run({ args }) {

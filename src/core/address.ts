@@ -10,6 +10,8 @@ export type Address =
   | { kind: 'vsock-mux'; path: string; port: number }
   /** a libvirt domain; `uri` undefined means qemu:///system, then qemu:///session unless root */
   | { kind: 'libvirt'; uri?: string; name: string; port: number }
+  /** a port inside an Incus instance, reached through the Incus API (`remote` '' = default) */
+  | { kind: 'incus'; remote: string; instance: string; project: string; port: number }
   | { kind: 'tcp'; host: string; port: number }
 
 export type AddressKind = Address['kind']

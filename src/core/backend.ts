@@ -13,7 +13,13 @@ export interface OpenOptions {
 /** A connected byte stream. Socket-backed streams expose their fd, so proxy can hand it to ssh. */
 export interface Stream {
   readonly fd: number
-  close(): void
+  /** may be async when closing also removes something the stream needed (an Incus device) */
+  close(): void | Promise<void>
+  /**
+   * The stream depends on state that this process must remove when it ends (an Incus proxy
+   * device): relay instead of handing the fd to ssh and exiting.
+   */
+  readonly relayOnly?: boolean
 }
 
 export class FdStream implements Stream {
@@ -37,4 +43,6 @@ export interface Backend<K extends AddressKind = AddressKind> {
   /** Another backend's address when this form is only a name for one (libvirt → vsock). */
   resolve?(addr: AddressOf<K>): Promise<Address>
   open(addr: AddressOf<K>, opts: OpenOptions): Promise<Stream>
+  /** its streams are always relayOnly (see Stream), known before opening */
+  readonly relayOnly?: boolean
 }

@@ -3,7 +3,8 @@ import { writeSync } from 'node:fs'
 import { fail } from './errors'
 import * as libc from './ffi/libc'
 import { logger } from './log'
-import { formatAddress, openAddress, parseAddress, resolveAddress } from './registry'
+import { backendOf, formatAddress, openAddress, parseAddress, resolveAddress } from './registry'
+import { handOverToKeeper, KEEPER_ENV } from './keeper'
 import { relay } from './relay'
 import { handOver, stdioWantsFd } from './socket'
 
@@ -42,19 +43,27 @@ export async function runProxy(opts: ProxyOptions): Promise<number> {
     writeSync(1, `${formatAddress(await resolveAddress(addr))}\n`)
     return 0
   }
-  libc.dieWithParent()
+  if (!opts.pump && backendOf(addr).relayOnly && stdioWantsFd()) {
+    handOverToKeeper(host, opts.port, opts.wait)
+    return 0
+  }
+  if (!process.env[KEEPER_ENV]) libc.dieWithParent()
   const stream = await openAddress(addr, { timeoutMs: waitMs })
   try {
-    if (!opts.pump && stdioWantsFd()) {
+    if (!opts.pump && !stream.relayOnly && stdioWantsFd()) {
       handOver(stream.fd)
       logger.debug(`passed the socket for ${host} to ssh`)
       return 0
     }
     logger.debug(`connected to ${host}, relaying stdin/stdout`)
+    // ssh sends SIGHUP to its ProxyCommand when it exits (and closes the pipes): a stream that
+    // must remove something when it ends (an Incus device) outlives the signal until the relay
+    // sees the pipes close, instead of dying with the thing left behind
+    if (stream.relayOnly) for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(sig, () => {})
     const end = relay(stream.fd, { idleMs: waitMs })
     logger.debug(`relay ended: ${end}`)
     return 0
   } finally {
-    stream.close()
+    await stream.close()
   }
 }

@@ -11,9 +11,10 @@ import { backend as unix } from '../backends/unix'
 import { backend as vsock } from '../backends/vsock'
 import { backend as mux } from '../backends/mux'
 import { backend as libvirt } from '../backends/libvirt'
+import { backend as incus } from '../backends/incus'
 import { backend as tcp } from '../backends/tcp'
 
-export const backends: readonly Backend<any>[] = [mux, vsock, unix, libvirt, tcp]
+export const backends: readonly Backend<any>[] = [mux, vsock, unix, libvirt, incus, tcp]
 
 function backendFor(addr: Address): Backend<any> {
   const b = backends.find((x) => x.kind === addr.kind)
@@ -43,6 +44,11 @@ export async function resolveAddress(addr: Address): Promise<Address> {
     addr = await b.resolve(addr)
   }
   fail('resolve address', 'too many indirections')
+}
+
+/** The backend that owns `addr`'s form. */
+export function backendOf(addr: Address): Backend<any> {
+  return backendFor(addr)
 }
 
 export function formatAddress(addr: Address): string {

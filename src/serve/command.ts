@@ -5,6 +5,8 @@
  */
 import type { ExecRequest } from '../backends/incus'
 import type { InstanceUser } from './instance'
+import type { TermMux } from './persistent'
+import { muxCommand } from './persistent'
 
 export type ShellMode = 'user-shell' | 'login' | 'su'
 export const SHELL_MODES: readonly ShellMode[] = ['user-shell', 'login', 'su']
@@ -17,6 +19,8 @@ export interface SessionSpec {
   pty?: { term: string; cols: number; rows: number }
   /** attach to (or create) a tmux session, for a leading `/` in the login */
   persistent: boolean
+  /** the multiplexer for `persistent` (default tmux) */
+  mux?: TermMux
   /** accepted `env` requests */
   clientEnv: Record<string, string>
   /** "client-ip client-port server-ip server-port" */
@@ -47,7 +51,7 @@ export function buildExec(s: SessionSpec): ExecRequest {
   const base = { environment: env, interactive: !!s.pty, width: s.pty?.cols, height: s.pty?.rows }
 
   let command = s.command
-  if (s.persistent) command = 'exec tmux new-session -A -s burrow'
+  if (s.persistent) command = muxCommand(s.mux ?? 'tmux')
   // su and login run as root and switch identity themselves (with PAM and initgroups)
   if (s.mode === 'su') {
     const argv = ['su', '-', u.name]

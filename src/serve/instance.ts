@@ -42,9 +42,14 @@ export class Instances {
   readonly #clients = new Map<string, IncusClient>()
   readonly #users = new Map<string, { at: number; user: InstanceUser }>()
 
-  constructor(readonly endpointOptions: EndpointOptions) {}
+  constructor(
+    readonly endpointOptions: EndpointOptions,
+    /** -r/--remote: used when the login names no remote (`local:` still means the default) */
+    readonly defaultRemote = '',
+  ) {}
 
   client(remote: string): IncusClient {
+    remote ||= this.defaultRemote
     let c = this.#clients.get(remote)
     if (!c) {
       try {

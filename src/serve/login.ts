@@ -35,6 +35,11 @@ export interface CreateLogin {
   priv: boolean
   vm: boolean
   hostUser: string
+  /**
+   * An unknown option, as the message for the user. Kept instead of thrown so that the login
+   * still authenticates (its host user is known) and the user can be told which token it was.
+   */
+  invalid?: string
 }
 
 export type Target = Login | CreateLogin
@@ -120,8 +125,8 @@ function splitCreate(login: string): CreateLogin {
     if (tok.includes('/')) return void (out.image = tok)
     const num = /^([mcd])(\d{1,6})$/.exec(tok)
     if (num) {
+      // 0 = no limit, which overrides a limit from create-config.yaml (`d0`: unlimited disk)
       const n = Number(num[2])
-      if (n <= 0) return
       if (num[1] === 'm') out.memoryGiB = n
       else if (num[1] === 'c') out.cpus = n
       else out.diskGiB = n
@@ -134,9 +139,7 @@ function splitCreate(login: string): CreateLogin {
     // v0.7 drops unknown tokens silently, so `+box+debian` lost the image without a word; burrow
     // takes the last one as the host user (and the login then fails loudly) and refuses others
     if (i === tokens.length - 1) return void (out.hostUser = tok)
-    throw new LoginError(
-      `unknown option '${tok}' (images need a '/', e.g. debian/12; limits are m4, c2, d10)`,
-    )
+    out.invalid ??= `unknown option '${tok}' (images need a '/', e.g. debian/12; limits are m4, c2, d10; flags nest, priv, vm)`
   })
   return out
 }

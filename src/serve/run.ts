@@ -35,6 +35,12 @@ export interface ServeArgs {
   'client-cert'?: string
   'client-key'?: string
   'server-cert'?: string
+  remote?: string
+  'allow-create'?: boolean
+  'create-config'?: string
+  'term-mux'?: string
+  master?: boolean
+  healthcheck?: string
 }
 
 const list = (s: string | undefined) =>
@@ -103,13 +109,18 @@ function passwordChecker(): ServeOptions['checkPassword'] {
 }
 
 export async function runServe(args: ServeArgs): Promise<number> {
-  const opts = serveOptions(args)
+  const { WORKER_ENV, runWorker } = await import('./worker')
+  const workerArgs = process.env[WORKER_ENV]
+  if (workerArgs) return runWorker(JSON.parse(workerArgs) as ServeArgs)
+  const { extraOptions } = await import('./run-extra')
+  const opts = { ...serveOptions(args), ...extraOptions(args, { healthcheck: !args.master }) }
   if (opts.noauth) {
     logger.warn(
       '*** --noauth: NO AUTHENTICATION. Anyone who can reach this port gets a shell in every instance. ***',
     )
     logger.warn('*** Use it only for development, on a loopback address. ***')
   }
+  if (args.master) return (await import('./master')).runMaster(args, opts)
   const server = await startServe(opts)
   const { address, port } = server.address
   logger.info(
@@ -120,6 +131,7 @@ export async function runServe(args: ServeArgs): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'))
   })
   logger.info(`burrow serve stopping (${signal})`)
+  opts.health?.stop()
   await server.close()
   return 0
 }

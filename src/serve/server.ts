@@ -10,7 +10,7 @@ import type { Connection } from 'ssh2'
 import { fail } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
-import { groupIds } from './accounts'
+import { groupIds, mayUseIncus } from './accounts'
 import type { AuthDeps, Method } from './auth'
 import { ConnectionAuth } from './auth'
 import type { ShellMode } from './command'
@@ -20,6 +20,9 @@ import type { PenaltySpec, StartupsSpec } from './limits'
 import { Penalties, Startups } from './limits'
 import { formatTarget } from './login'
 import { handleSession } from './session'
+import type { SessionOptions } from './session'
+import { Forwarding } from './forward'
+import { cleanStale } from '../backends/incus/proxy-device'
 
 export interface ServeOptions {
   listen: string
@@ -40,6 +43,11 @@ export interface ServeOptions {
   maxAuthTries: number
   endpoint: EndpointOptions
   checkPassword?: AuthDeps['checkPassword']
+  /** -r/--remote: the remote for logins that name none */
+  defaultRemote?: string
+  createDefaults?: SessionOptions['createDefaults']
+  mux?: SessionOptions['mux']
+  checkHealth?: SessionOptions['checkHealth']
 }
 
 /** ":2222", "2222", "127.0.0.1:2222", "[::1]:2222" → host (undefined = every address) and port */
@@ -65,12 +73,22 @@ function ciphers(): string[] {
 /** Starts serving; resolves with the bound address, and `closed` when the server has stopped. */
 export async function startServe(
   o: ServeOptions,
-): Promise<{ address: net.AddressInfo; close(): Promise<void> }> {
+): Promise<{
+  address: net.AddressInfo
+  close(): Promise<void>
+  /** serves one already accepted connection (a --master worker's); `listen: ''` listens on nothing */
+  inject(sock: net.Socket): void
+}> {
   const keys = loadHostKeys(o.hostKeys)
   logger.debug(`host keys: ${keys.map((k) => `${k.path} (${k.type})`).join(', ')}`)
   const allowedGids = groupIds(o.groups)
-  const instances = new Instances(o.endpoint)
+  const instances = new Instances(o.endpoint, o.defaultRemote)
   const penalties = new Penalties(o.penalty)
+  // forwarding devices of a server that was killed (kill -9) before it could remove them;
+  // a worker (listen '') serves one connection and leaves this to its master
+  if (o.listen !== '') await cleanStale(instances.client('local'))
+  const adminGids = groupIds(['incus-admin'])
+  const forwardings = new Set<Forwarding>()
   const startups = new Startups(o.maxStartups)
   const deps: AuthDeps = { checkPassword: o.checkPassword }
   if (o.inauth) deps.instanceKeys = (t) => instanceKeys(instances, t)
@@ -167,6 +185,10 @@ export async function startServe(
           `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}`,
         )
         const connection = `${ip} ${sock.remotePort} ${sock.localAddress} ${sock.localPort}`
+        const mayJump = !!id.account && mayUseIncus(id.account, adminGids)
+        const forwarding = new Forwarding(client, id, instances, mayJump)
+        forwardings.add(forwarding)
+        client.once('close', () => void forwarding.close().then(() => forwardings.delete(forwarding)))
         client.on('session', (acceptSession) => {
           handleSession(acceptSession(), id, {
             instances,
@@ -174,6 +196,10 @@ export async function startServe(
             acceptEnv: o.acceptEnv,
             welcome: o.welcome,
             connection,
+            createDefaults: o.createDefaults,
+            mux: o.mux,
+            checkHealth: o.checkHealth,
+            forwarding,
           })
         })
       })
@@ -183,6 +209,19 @@ export async function startServe(
     ssh.injectSocket(sock)
   }
 
+  const inject = (sock: net.Socket) => {
+    sockets.add(sock)
+    accept(sock, sock.remoteAddress ?? '?')
+  }
+  if (o.listen === '')
+    return {
+      address: { address: '', family: '', port: 0 },
+      inject,
+      close: async () => {
+        for (const s of sockets) s.destroy()
+        await Promise.all([...forwardings].map((f) => f.close()))
+      },
+    }
   const { host, port } = parseListen(o.listen)
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', (err) => reject(new Error(`Failed to listen on ${o.listen}: ${err.message}`)))
@@ -191,11 +230,15 @@ export async function startServe(
   const address = tcp.address() as net.AddressInfo
   return {
     address,
-    close: () =>
-      new Promise<void>((resolve) => {
+    inject,
+    close: async () => {
+      await new Promise<void>((resolve) => {
         tcp.close(() => resolve())
         for (const s of sockets) s.destroy()
-      }),
+      })
+      // devices go before the process does
+      await Promise.all([...forwardings].map((f) => f.close()))
+    },
   }
 }
 

@@ -8,14 +8,22 @@ import { hostname } from 'node:os'
 import type { PseudoTtyInfo, ServerChannel, Session } from 'ssh2'
 import { BurrowError } from '../core/errors'
 import { logger } from '../core/log'
-import { Exec, run } from '../backends/incus'
+import { Exec, IncusError, run } from '../backends/incus'
 import type { ShellMode } from './command'
 import { buildExec, envAllowed, killTreeCommand } from './command'
 import type { Identity } from './auth'
 import type { Instances } from './instance'
-import { TargetError } from './instance'
 import type { Login, Target } from './login'
 import { formatTarget } from './login'
+import type { CreateDefaults } from './create-config'
+import { prepareOrCreate } from './create'
+import type { ShellTerminal } from './incus-shell'
+import { checkIncusShell, runIncusShell } from './incus-shell'
+import type { TermMux } from './persistent'
+import { ensureMux } from './persistent'
+import type { Forwarding } from './forward'
+import { withToolCheck } from './scp'
+import { hasSftpServer, SFTP_SERVER_COMMAND, serveNativeSftp } from './sftp'
 
 export interface SessionOptions {
   instances: Instances
@@ -24,6 +32,14 @@ export interface SessionOptions {
   welcome?: string
   /** "client-ip client-port server-ip server-port" */
   connection: string
+  /** --allow-create: the create-config.yaml defaults; undefined = creation off */
+  createDefaults?: CreateDefaults
+  /** --term-mux for `/instance` logins (default tmux) */
+  mux?: TermMux
+  /** --healthcheck: throws one line while incusd is down; `recheck` after a failed request */
+  checkHealth?: (recheck?: boolean) => Promise<void>
+  /** the connection's forwarding (agent sockets live there); undefined = no agent forwarding */
+  forwarding?: Forwarding
 }
 
 // RFC 4254 §6.10 names → Linux signal numbers (the same on x86 and arm)
@@ -49,6 +65,7 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
   let exec: Exec | undefined
   let marker = ''
   let started = false
+  let shellTerm: ShellTerminal | undefined
   // signals forwarded to the process: an exit status of 128+N after one of them was that signal
   const sent = new Set<number>()
 
@@ -64,6 +81,7 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
   session.on('window-change', (accept, _reject, info) => {
     if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows })
     exec?.resize(info.cols, info.rows)
+    shellTerm?.resize(info.cols, info.rows)
     accept?.()
   })
   session.on('env', (accept, reject, info) => {
@@ -81,7 +99,33 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
     exec.signal(n)
     accept?.()
   })
-  for (const ev of ['subsystem', 'sftp', 'x11', 'auth-agent'] as const) {
+  let agent = false
+  session.on('auth-agent', (accept, reject) => {
+    if (!opts.forwarding || started) return reject?.()
+    agent = true
+    accept?.()
+  })
+  // no 'sftp' listener: ssh2 then hands the sftp subsystem over as a raw channel
+  session.on('subsystem', (accept, reject, info) => {
+    if (info.name !== 'sftp' || started) return reject?.()
+    started = true
+    const channel = accept()
+    // the instance's own sftp-server as the user; Incus's SFTP endpoint for root without one
+    void opts.instances
+      .prepare(asLogin(id.target))
+      .then(async ({ client, user }) =>
+        user.uid === 0 && !(await hasSftpServer(client, id.target.instance, id.target.project))
+          ? client
+          : undefined,
+      )
+      .catch(() => undefined)
+      .then((client) =>
+        client
+          ? serveNativeSftp(channel, client, id.target.instance, id.target.project)
+          : start(channel, SFTP_SERVER_COMMAND),
+      )
+  })
+  for (const ev of ['x11'] as const) {
     session.on(ev as 'x11', (_accept, reject) => reject?.())
   }
   session.on('shell', (accept) => {
@@ -90,7 +134,7 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
   })
   session.on('exec', (accept, _reject, info) => {
     started = true
-    void start(accept(), info.command)
+    void start(accept(), withToolCheck(info.command, id.target.instance))
   })
 
   async function start(channel: ServerChannel, command: string | undefined): Promise<void> {
@@ -102,27 +146,37 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
     })
     try {
       const t = asLogin(id.target)
+      if (t.command === 'shell') {
+        checkIncusShell(t.hostUser, pty)
+        logger.info(`%shell for host user ${t.hostUser} (${opts.connection})`)
+        shellTerm = runIncusShell(channel, pty!, (code) => finish(channel, code, sent))
+        return
+      }
       if (t.command !== undefined)
         throw new BurrowError(
           `Failed to run %${t.command}: host commands are not supported by this version of burrow serve`,
         )
       if (t.persistent && !pty)
         throw new BurrowError('Failed to attach a persistent session: it needs a terminal (ssh -t)')
-      const { client, user } = await opts.instances
-        .prepare(t, (line) => pty && channel.stderr.write(`burrow: ${line}${nl}`))
-        .catch((err) => {
-          // the creation form reaches an existing instance; creating one is not in this version
-          if (
-            id.target.kind === 'create' &&
-            err instanceof TargetError &&
-            /no such instance/.test(err.message)
-          ) {
-            throw new BurrowError(
-              `Failed to create instance ${t.instance}: creating instances is not supported by this version of burrow serve`,
-            )
-          }
-          throw err
-        })
+      await opts.checkHealth?.()
+      const { client, user } = await prepareOrCreate(
+        opts.instances,
+        id.target,
+        t,
+        opts.createDefaults,
+        (line) => pty && channel.stderr.write(`burrow: ${line}${nl}`),
+        // creation takes seconds: show its progress with or without a terminal
+        (line) => !closed && channel.stderr.write(`burrow: ${line}${nl}`),
+      ).catch(async (err) => {
+        // Incus unreachable (no HTTP status): let the health check say so in its one line
+        if (err instanceof IncusError && err.code === 0) await opts.checkHealth?.(true)
+        throw err
+      })
+      if (closed) return
+      if (t.persistent)
+        await ensureMux(client, t.instance, t.project, opts.mux ?? 'tmux', (line) =>
+          channel.stderr.write(`burrow: ${line}${nl}`),
+        )
       if (closed) return
       if (command === undefined && opts.welcome) {
         const text = template(opts.welcome, id).replace(/\r?\n$/, '')
@@ -135,10 +189,13 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
         command,
         pty,
         persistent: t.persistent,
+        mux: opts.mux,
         clientEnv: env,
         connection: opts.connection,
         marker,
       })
+      if (agent && opts.forwarding)
+        req.environment = { ...req.environment, SSH_AUTH_SOCK: await opts.forwarding.agent(client, t, user) }
       logger.debug(`exec in ${t.instance}: ${JSON.stringify(req.command)}`)
       // a full SSH window pauses the websocket; frames already in flight still arrive, so only
       // the first refusal arms the resume
@@ -187,7 +244,8 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
   /** The client went away while the command ran: kill it and everything it started. */
   async function stop(e: Exec): Promise<void> {
     e.close()
-    if (!marker) return
+    // a persistent session's multiplexer carries the marker too, and must outlive the connection
+    if (!marker || asLogin(id.target).persistent) return
     try {
       await run(e.client, id.target.instance, id.target.project, killTreeCommand(marker))
     } catch (err) {
@@ -197,7 +255,7 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
 }
 
 /** `+name` / `~name` logins as a plain login as root, for when the instance already exists */
-function asLogin(t: Target): Login {
+export function asLogin(t: Target): Login {
   if (t.kind === 'login') return t
   return {
     kind: 'login',

@@ -131,7 +131,7 @@ describe.skipIf(!incusAvailable())('serve: exec through the real OpenSSH client'
     ],
     [
       '+burrow-t-new',
-      'burrow: Failed to create instance burrow-t-new: creating instances is not supported by this version of burrow serve\n',
+      'burrow: Failed to create instance burrow-t-new: instance creation is off on this server (burrow serve --allow-create)\n',
     ],
   ])('%p: one clear line on stderr, exit status 1', async (login, line) => {
     expect(await ssh(s, login, 'true')).toEqual({ code: 1, stdout: '', stderr: line })
@@ -158,12 +158,11 @@ describe.skipIf(!incusAvailable())('serve: exec through the real OpenSSH client'
     })
   })
 
-  test('the host command of the login form is refused after auth', async () => {
+  test('the host command of the login form needs a terminal (see incus-shell.test.ts)', async () => {
     const r = await ssh(s, '%shell', 'true')
     expect(r).toMatchObject({
       code: 1,
-      stderr:
-        'burrow: Failed to run %shell: host commands are not supported by this version of burrow serve\n',
+      stderr: 'burrow: Failed to run %shell: it needs a terminal (ssh -t)\n',
     })
   })
 })

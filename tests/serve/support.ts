@@ -62,7 +62,7 @@ export interface Serve {
 /** `burrow serve` on 127.0.0.1:0 with its own state dir and authorized_keys files. */
 export async function startServe(
   args: string[] = [],
-  opts: { keysFor?: string[] } = {},
+  opts: { keysFor?: string[]; env?: Record<string, string> } = {},
 ): Promise<Serve> {
   const dir = mkdtempSync('/tmp/burrow-serve-')
   const key = join(dir, 'id')
@@ -86,7 +86,7 @@ export async function startServe(
       ...args,
     ],
     {
-      env: { ...process.env, NO_COLOR: '1', BURROW_STATE_DIR: join(dir, 'state') },
+      env: { ...process.env, NO_COLOR: '1', BURROW_STATE_DIR: join(dir, 'state'), ...opts.env },
       stdin: 'ignore',
       stdout: 'ignore',
       stderr: Bun.file(logPath),

@@ -252,7 +252,7 @@ export interface InstanceFile {
  * TLS for an HTTPS remote. With the server's certificate known (as the incus client stores it in
  * servercerts/), that exact certificate is the only one accepted, whatever name it carries.
  */
-function tlsOptions(ep: Extract<Endpoint, { kind: 'https' }>) {
+export function tlsOptions(ep: Extract<Endpoint, { kind: 'https' }>) {
   if (!ep.serverCert) return { cert: ep.cert, key: ep.key }
   const pinned = new Bun.CryptoHasher('sha256').update(pemToDer(ep.serverCert)).digest('hex')
   return {

@@ -1,0 +1,251 @@
+/**
+ * Port and socket forwarding of one SSH connection, through Incus proxy devices (see
+ * backends/incus/forward.ts): `-L`/`-D` (direct-tcpip), `-L` to a socket path
+ * (direct-streamlocal), `-R` (tcpip-forward) and `-R` to a socket path (streamlocal-forward),
+ * and the agent socket. Every device is removed when the connection ends.
+ */
+import type { Connection, ServerChannel } from 'ssh2'
+import { logger } from '../core/log'
+import type { IncusClient } from '../backends/incus'
+import { run } from '../backends/incus'
+import type { Forward } from '../backends/incus/forward'
+import { connectForward, listenForward, openForward, tcpTarget } from '../backends/incus/forward'
+import { agentSocket } from './agent'
+import type { Identity } from './auth'
+import type { InstanceUser, Instances } from './instance'
+import { jumpAddress, relayJump } from './jump'
+import type { Login } from './login'
+import { join } from './pipe'
+import { asLogin } from './session'
+
+type Accept = () => ServerChannel
+type Reply = ((port?: number) => void) | undefined
+
+export class Forwarding {
+  /** -L devices by "project/instance connect", shared by every channel to the same place */
+  readonly #open = new Map<string, Promise<Forward>>()
+  /** -R and agent listeners by "tcp:ADDR:PORT" / "unix:PATH" */
+  readonly #listen = new Map<string, Promise<Forward>>()
+  #ready?: Promise<{ client: IncusClient; user: InstanceUser }>
+  #closed = false
+
+  constructor(
+    readonly conn: Connection,
+    readonly id: Identity,
+    readonly instances: Instances,
+    /** may use destinations other than Incus instances (root or incus-admin on this host) */
+    readonly mayJump: boolean,
+  ) {
+    conn.on(
+      'tcpip',
+      (accept, reject, info) =>
+        void this.#direct(accept, reject, info.destIP, info.destPort).catch((err) =>
+          this.#refuse(reject, `forward to ${info.destIP}:${info.destPort}`, err),
+        ),
+    )
+    conn.on(
+      'openssh.streamlocal',
+      (accept, reject, info) =>
+        void this.#directUnix(accept, info.socketPath).catch((err) =>
+          this.#refuse(reject, `forward to ${info.socketPath}`, err),
+        ),
+    )
+    conn.on(
+      'request',
+      (accept, reject, name, info) =>
+        void this.#request(accept, name, info as never).catch((err) =>
+          this.#refuse(reject, name, err),
+        ),
+    )
+    conn.once('close', () => void this.close())
+  }
+
+  #refuse(reject: (() => void) | undefined, what: string, err: unknown): void {
+    logger.info(`${what} for ${this.id.login}: ${(err as Error).message}`)
+    reject?.()
+  }
+
+  /** The login's instance (running) and its user, once per connection. */
+  #target(): Promise<{ client: IncusClient; user: InstanceUser; t: Login }> {
+    const t = asLogin(this.id.target)
+    this.#ready ??= this.instances.prepare(t)
+    return this.#ready.then((r) => ({ ...r, t }))
+  }
+
+  async #direct(
+    accept: Accept,
+    reject: (() => void) | undefined,
+    host: string,
+    port: number,
+  ): Promise<void> {
+    const addr = jumpAddress(host, port)
+    if (addr && addr.kind === 'incus') {
+      const client = this.instances.client(addr.remote)
+      return this.#through(
+        accept,
+        client,
+        addr.instance,
+        addr.project,
+        tcpTarget('127.0.0.1', addr.port),
+      )
+    }
+    if (addr) {
+      if (!this.mayJump)
+        return this.#refuse(
+          reject,
+          `jump to ${host}`,
+          new Error('only root and incus-admin members may use non-Incus destinations'),
+        )
+      logger.info(`${this.id.login} jumps to ${host} port ${port}`)
+      return relayJump(accept(), host, port)
+    }
+    const { client, t } = await this.#target()
+    await this.#through(accept, client, t.instance, t.project, tcpTarget(host, port))
+  }
+
+  async #directUnix(accept: Accept, path: string): Promise<void> {
+    const { client, user, t } = await this.#target()
+    // the device connects as root: only let a user reach sockets it could open itself
+    if (user.uid !== 0)
+      await this.#check(client, t, user, ['test', '-w', path], `no write access to ${path}`)
+    await this.#through(accept, client, t.instance, t.project, `unix:${path}`)
+  }
+
+  async #through(
+    accept: Accept,
+    client: IncusClient,
+    instance: string,
+    project: string,
+    connect: string,
+  ): Promise<void> {
+    const key = `${project}/${instance} ${connect}`
+    let f = this.#open.get(key)
+    if (!f) {
+      f = openForward(client, instance, project, connect)
+      this.#open.set(key, f)
+      f.catch(() => this.#open.delete(key))
+    }
+    const fwd = await f
+    // the connection ended while the device was being added: close() did not see it
+    if (this.#closed) return void (await fwd.remove())
+    const sock = await connectForward(fwd)
+    join(sock, accept())
+  }
+
+  async #check(
+    client: IncusClient,
+    t: Login,
+    user: InstanceUser,
+    argv: string[],
+    reason: string,
+  ): Promise<void> {
+    const res = await run(client, t.instance, t.project, argv, { user: user.uid, group: user.gid })
+    if (res.code !== 0) throw new Error(reason)
+  }
+
+  async #request(
+    accept: Reply,
+    name: string,
+    info: { bindAddr?: string; bindPort?: number; socketPath?: string },
+  ): Promise<void> {
+    if (name === 'tcpip-forward' || name === 'cancel-tcpip-forward') {
+      const bind =
+        !info.bindAddr || info.bindAddr === 'localhost'
+          ? '127.0.0.1'
+          : info.bindAddr === '*'
+            ? '0.0.0.0'
+            : info.bindAddr
+      if (name === 'cancel-tcpip-forward')
+        return this.#cancel(`tcp:${bind}:${info.bindPort}`, accept)
+      const { client, user, t } = await this.#target()
+      if (user.uid !== 0 && info.bindPort! > 0 && info.bindPort! < 1024)
+        throw new Error(`only root may listen on port ${info.bindPort}`)
+      // forkproxy cannot report a port it chose: pick one in the ephemeral range ourselves
+      const port = info.bindPort || 32768 + Math.floor(Math.random() * 28000)
+      await this.#listenOn(client, t, `tcp:${bind}:${port}`, tcpTarget(bind, port), {}, (ch) =>
+        this.conn.forwardOut(info.bindAddr ?? '', port, '127.0.0.1', 0, ch),
+      )
+      return accept?.(port)
+    }
+    if (
+      name === 'streamlocal-forward@openssh.com' ||
+      name === 'cancel-streamlocal-forward@openssh.com'
+    ) {
+      const path = info.socketPath!
+      if (name.startsWith('cancel')) return this.#cancel(`unix:${path}`, accept)
+      const { client, user, t } = await this.#target()
+      if (user.uid !== 0)
+        await this.#check(
+          client,
+          t,
+          user,
+          ['sh', '-c', 'test -w "$(dirname "$1")"', 'sh', path],
+          `no write access to the folder of ${path}`,
+        )
+      await this.#listenOn(
+        client,
+        t,
+        `unix:${path}`,
+        `unix:${path}`,
+        { uid: user.uid, gid: user.gid, mode: '0600' },
+        (ch) => this.conn.openssh_forwardOutStreamLocal(path, ch),
+      )
+      return accept?.()
+    }
+    throw new Error('unsupported global request')
+  }
+
+  async #listenOn(
+    client: IncusClient,
+    t: Login,
+    key: string,
+    listen: string,
+    owner: { uid?: number; gid?: number; mode?: string },
+    open: (cb: (err: Error | undefined, ch: ServerChannel) => void) => void,
+  ): Promise<void> {
+    if (this.#listen.has(key)) throw new Error(`${key} is already forwarded`)
+    const f = listenForward(client, t.instance, t.project, listen, owner, (sock) =>
+      open((err, ch) => (err ? sock.destroy() : join(sock, ch))),
+    )
+    this.#listen.set(key, f)
+    f.catch(() => this.#listen.delete(key))
+    await f
+    // the connection ended while the device was being added: close() did not see it yet
+    if (this.#closed) await (await f).remove()
+  }
+
+  async #cancel(key: string, accept: Reply): Promise<void> {
+    const f = this.#listen.get(key)
+    if (!f) throw new Error(`${key} is not forwarded`)
+    this.#listen.delete(key)
+    await (await f).remove()
+    accept?.()
+  }
+
+  /** SSH_AUTH_SOCK for a session of this connection (one socket per connection). */
+  async agent(client: IncusClient, t: Login, user: InstanceUser): Promise<string> {
+    const key = `agent:${t.project}/${t.instance}`
+    let f = this.#listen.get(key) as Promise<Forward & { instancePath: string }> | undefined
+    if (!f) {
+      f = agentSocket(this.conn, client, t.instance, t.project, user)
+      this.#listen.set(key, f)
+    }
+    return (await f).instancePath
+  }
+
+  /** Removes every device of this connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const all = [...this.#open.values(), ...this.#listen.values()]
+    this.#open.clear()
+    this.#listen.clear()
+    await Promise.all(
+      all.map((p) =>
+        p
+          .then((f) => f.remove())
+          .catch((err) => logger.debug(`remove forwarding: ${(err as Error).message}`)),
+      ),
+    )
+  }
+}
