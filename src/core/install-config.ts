@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fail } from './errors'
+import { selfCommand } from './self'
 
 export const MARKER = '# burrow-managed: written by `burrow install-config`'
 
@@ -27,11 +28,7 @@ export interface InstallOptions {
 
 const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 
-/** How ssh should start this binary: the compiled executable, or bun running the sources. */
-export function selfCommand(): string {
-  const compiled = Bun.main.startsWith('/$bunfs/')
-  return compiled ? q(process.execPath) : `${q(process.execPath)} ${q(Bun.main)}`
-}
+export { selfCommand }
 
 export function renderFragment(binary: string, strictHostKeys = false): string {
   const lines = [

@@ -6,15 +6,12 @@
  */
 import * as libc from './ffi/libc'
 import { logger } from './log'
+import { selfArgv } from './self'
 import { handOver } from './socket'
 
 /** set in the keeper: its parent exits at once, which must not end it (PR_SET_PDEATHSIG) */
 export const KEEPER_ENV = 'BURROW_KEEPER'
 
-/** argv that runs this same burrow (the compiled binary, or bun with the entry script) */
-export function selfArgv(): string[] {
-  return Bun.main.startsWith('/$bunfs/') ? [process.execPath] : [process.execPath, Bun.main]
-}
 
 export function handOverToKeeper(host: string, port: string, wait?: string): void {
   const [mine, theirs] = libc.socketpair()

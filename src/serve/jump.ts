@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import type { ServerChannel } from 'ssh2'
 import type { Address } from '../core/address'
-import { selfArgv } from '../core/keeper'
+import { selfArgv } from '../core/self'
 import { parseAddress } from '../core/registry'
 import { logger } from '../core/log'
 

@@ -8,17 +8,13 @@
  */
 import net from 'node:net'
 import { logger } from '../core/log'
+import { selfArgv } from '../core/self'
 import { loadHostKeys } from './host-keys'
 import type { ServeArgs } from './run'
 import type { ServeOptions } from './server'
 import { parseListen } from './server'
 import { WORKER_ENV, WORKER_FD } from './worker'
 
-/** argv that starts this same program again: the compiled binary, or bun plus the entry script */
-function selfCommand(): string[] {
-  const compiled = Bun.main.startsWith('/$bunfs/') || Bun.main.startsWith('B:/~BUN/')
-  return compiled ? [process.execPath, 'serve'] : [process.execPath, Bun.main, 'serve']
-}
 
 export async function runMaster(args: ServeArgs, opts: ServeOptions): Promise<number> {
   // generate the state-dir host key (if one is needed) once, before workers race to do it
@@ -40,7 +36,7 @@ export async function runMaster(args: ServeArgs, opts: ServeOptions): Promise<nu
     stdio[WORKER_FD] = fd
     let proc
     try {
-      proc = Bun.spawn(selfCommand(), {
+      proc = Bun.spawn([...selfArgv(), 'serve'], {
         env,
         stdio: stdio as never,
         // its own process group: a Ctrl+C or group signal aimed at the master spares sessions
