@@ -26,7 +26,7 @@ export interface SshCommand {
 }
 
 export interface BuildOptions {
-  config: Pick<Config, 'ssh' | 'force_command' | 'command_must_match' | 'translate_commands'>
+  config: Pick<Config, 'ssh' | 'force_command' | 'command_must_match' | 'translate_commands' | 'check_timeout'>
   dest: Dest
   /** SSH_ORIGINAL_COMMAND ('' for an interactive login) */
   original: string
@@ -43,25 +43,37 @@ export function isSftp(command: string): boolean {
   return SFTP_SERVERS.includes(command) || SFTP_SERVERS.includes(first)
 }
 
+/** command_must_match: anything but force_command is refused (before any host is tried). */
+export function checkCommand(config: Pick<Config, 'force_command' | 'command_must_match'>, original: string): void {
+  if (config.command_must_match && original !== config.force_command) {
+    fail('run the command', `this service only runs '${config.force_command}'`)
+  }
+}
+
 export function buildSshCommand(o: BuildOptions): SshCommand {
   const { config, dest } = o
   const argv = [config.ssh.exe, ...config.ssh.args]
+  /** how ssh reaches the host; right before it, so that any ssh option the config gives wins */
+  const to = [dest.host]
   if (dest.address !== undefined) {
     // ssh percent-expands ProxyCommand: a literal `%` in a path must be doubled
     const proxy = `${o.self} proxy ${shq(dest.address)} ${dest.port}`.replaceAll('%', '%%')
     argv.push('-o', `ProxyCommand=${proxy}`, '-o', 'ProxyUseFdpass=yes', '-o', 'CheckHostIP=no')
-  } else if (dest.port !== 22) {
-    argv.push('-p', String(dest.port))
+  } else {
+    // ssh gets its socket from `burrow route connect`, without Nagle from the first byte
+    // (connect.ts); ssh takes the first value it is given, so a ProxyCommand or ProxyJump in
+    // ssh.args or a translate_commands entry wins
+    const quiet = config.ssh.args.includes('-q') ? ' --quiet' : ''
+    const proxy = `${o.self.replaceAll('%', '%%')} route connect${quiet} --wait ${config.check_timeout / 1000} %h %p`
+    to.unshift('-o', `ProxyCommand=${proxy}`, '-o', 'ProxyUseFdpass=yes', ...(dest.port !== 22 ? ['-p', String(dest.port)] : []))
   }
-  if (config.command_must_match && o.original !== config.force_command) {
-    fail('run the command', `this service only runs '${config.force_command}'`)
-  }
+  checkCommand(config, o.original)
   const command = config.force_command || o.original
-  if (command === '') return { argv: [...argv, dest.host], disableDump: false, sftp: false }
+  if (command === '') return { argv: [...argv, ...to], disableDump: false, sftp: false }
   const t = Object.hasOwn(config.translate_commands, command) ? config.translate_commands[command] : undefined
   if (t) {
-    return { argv: [...argv, ...t.ssh_args, dest.host, '--', t.command], disableDump: t.disable_dump, sftp: t.ssh_args.includes('-s') }
+    return { argv: [...argv, ...t.ssh_args, ...to, '--', t.command], disableDump: t.disable_dump, sftp: t.ssh_args.includes('-s') }
   }
-  if (isSftp(command)) return { argv: [...argv, '-s', dest.host, '--', 'sftp'], disableDump: false, sftp: true }
-  return { argv: [...argv, ...(o.tty ? ['-t'] : []), dest.host, '--', command], disableDump: false, sftp: false }
+  if (isSftp(command)) return { argv: [...argv, '-s', ...to, '--', 'sftp'], disableDump: false, sftp: true }
+  return { argv: [...argv, ...(o.tty ? ['-t'] : []), ...to, '--', command], disableDump: false, sftp: false }
 }

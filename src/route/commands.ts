@@ -1,11 +1,11 @@
 /**
- * `burrow route check | ctl … | replay`: the command definitions. Each run() only parses and
- * hands over to the module doing the work, imported when it is needed.
+ * `burrow route check | ctl … | replay | connect`: the command definitions. Each run() only
+ * parses and hands over to the module doing the work, imported when it is needed.
  */
 import type { ArgDef, CommandDef } from 'citty'
 import { defineCommand } from 'citty'
 import { debugArgs } from '../commands/_shared'
-import { DEFAULT_CONFIG_PATH } from './config'
+import { DEFAULT_CONFIG_PATH } from './paths'
 
 /** The route.yaml to use; every route subcommand takes it. */
 export const configArgs = {
@@ -128,4 +128,23 @@ const replay = defineCommand({
   },
 })
 
-export const routeSubCommands: Record<string, CommandDef<any>> = { check, ctl, replay }
+const connect = defineCommand({
+  meta: {
+    name: 'connect',
+    description: 'ProxyCommand of the session’s ssh: connect to HOST without Nagle and hand ssh the socket',
+    hidden: true,
+  },
+  args: {
+    host: { type: 'positional', description: 'TCP host (ssh %h)', required: true },
+    port: { type: 'positional', description: 'Port (ssh %p)', default: '22', required: false },
+    quiet: { type: 'boolean', description: 'Print nothing when the connection fails (ssh -q)' },
+    wait: { type: 'string', valueHint: 'SECONDS', description: 'Give up connecting after this long' },
+  },
+  async run({ args }) {
+    const { runConnect } = await import('./connect')
+    const wait = args.wait === undefined ? undefined : Number(args.wait)
+    return runConnect(args.host, args.port, { quiet: args.quiet, timeoutMs: wait && wait > 0 ? wait * 1000 : undefined })
+  },
+})
+
+export const routeSubCommands: Record<string, CommandDef<any>> = { check, ctl, replay, connect }

@@ -13,7 +13,7 @@ import { matches } from './match'
 import type { Spec, Where } from './schema'
 import { at, bad, checkObject } from './schema'
 
-export const DEFAULT_CONFIG_PATH = '/etc/burrow/route.yaml'
+export { DEFAULT_CONFIG_PATH } from './paths'
 
 export interface Translation {
   ssh_args: string[]

@@ -78,6 +78,13 @@ export async function probe(dest: Dest, timeoutMs: number): Promise<Probe> {
 }
 
 /**
+ * Work started while a host is probed (the session's ssh). It returns how to settle it on the
+ * probe's verdict: keep it (up) or undo it (down); the check returns once that is done. If the
+ * check fails otherwise (storing the result), undoing is the caller's business.
+ */
+export type AlongsideProbe = (dest: Dest) => ((up: boolean) => Promise<void>) | undefined
+
+/**
  * The host's state for routing: disabled hosts are skipped, a stored check younger than
  * check_interval is trusted, anything else is probed and stored.
  */
@@ -86,14 +93,21 @@ export async function checkHost(
   dest: Dest,
   config: Pick<Config, 'check_interval' | 'check_timeout'>,
   known?: HostState,
+  alongside?: AlongsideProbe,
 ): Promise<Check | 'disabled'> {
   const h = known ?? (await state.host(dest.id))
   if (h?.disabled) return 'disabled'
   const now = Date.now()
   if (h && h.state !== 'unknown' && config.check_interval > 0 && now - h.ts < config.check_interval) return h.state
-  const p = await probe(dest, config.check_timeout)
-  await state.recordCheck(dest.id, p.up ? 'up' : 'down', now)
-  return p.up ? 'up' : 'down'
+  const probing = probe(dest, config.check_timeout)
+  const settle = alongside?.(dest)
+  const p = await probing
+  const result = p.up ? 'up' : 'down'
+  // a down host's work is undone at once, while the result is stored; both end before any error
+  for (const r of await Promise.allSettled([settle?.(p.up), state.recordCheck(dest.id, result, now)])) {
+    if (r.status === 'rejected') throw r.reason
+  }
+  return result
 }
 
 /** Probes every host at once and stores the results (`burrow route check`). */

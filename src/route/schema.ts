@@ -6,6 +6,7 @@
 import type { LineCounter, Node as YamlNode } from 'yaml'
 import { isMap, isScalar, isSeq } from 'yaml'
 import { fail } from '../core/errors'
+import { distance } from '../core/suggest'
 
 export type Spec =
   | { t: 'string' }
@@ -62,21 +63,6 @@ function str(where: Where, node: YamlNode | null, what: string): string {
   if (typeof v === 'string') return v
   if (typeof v === 'number') return String(v)
   bad(where, node, `${what} must be a string, not ${v === null ? 'empty' : typeof v}`)
-}
-
-/** Levenshtein distance, for "did you mean" on unknown keys. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = cur
-    }
-  }
-  return row[b.length]!
 }
 
 export function suggest(word: string, known: readonly string[]): string {

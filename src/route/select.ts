@@ -4,7 +4,7 @@
  */
 import type { Config } from './config'
 import type { Dest } from './dest'
-import { checkHost } from './health'
+import { type AlongsideProbe, checkHost } from './health'
 import type { Connection, HostState, State } from './state/types'
 
 export interface Selection {
@@ -21,6 +21,8 @@ export interface SelectInput {
   dests: Dest[]
   user: string
   random?: () => number
+  /** started beside every probe (see checkHost) */
+  alongsideProbe?: AlongsideProbe
 }
 
 function shuffle<T>(items: T[], random: () => number): T[] {
@@ -67,13 +69,18 @@ export async function order(input: SelectInput, candidates: Dest[]): Promise<Des
 
 export async function selectDest(input: SelectInput): Promise<Selection> {
   const { state, config, dests, user } = input
-  const known = new Map<string, HostState>((await state.hosts()).map((h) => [h.id, h]))
+  // both reads at once: with etcd each is a round trip
+  const [hosts, live] = await Promise.all([
+    state.hosts(),
+    config.mode === 'sticky' ? state.connections({ user, service: config.service }) : [],
+  ])
+  const known = new Map<string, HostState>(hosts.map((h) => [h.id, h]))
   const skipped: string[] = []
   const tried = new Set<string>()
   const usable = async (d: Dest): Promise<boolean> => {
     if (tried.has(d.id)) return false
     tried.add(d.id)
-    const s = await checkHost(state, d, config, known.get(d.id))
+    const s = await checkHost(state, d, config, known.get(d.id), input.alongsideProbe)
     if (s !== 'up') skipped.push(`${d.id} (${s})`)
     return s === 'up'
   }
@@ -84,7 +91,6 @@ export async function selectDest(input: SelectInput): Promise<Selection> {
     return false
   })
   if (config.mode === 'sticky') {
-    const live = await state.connections({ user, service: config.service })
     const previous = [...live.reverse().map((c) => c.dest)]
     if (previous.length === 0 && config.sticky_ttl > 0) {
       const remembered = await state.recall(user, config.service)

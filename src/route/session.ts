@@ -8,11 +8,12 @@ import { appendFileSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
 import { fail } from '../core/errors'
 import { logger, setDebug } from '../core/log'
-import { buildSshCommand } from './command'
+import { buildSshCommand, checkCommand, type SshCommand } from './command'
 import type { Config, Identity } from './config'
 import { effectiveConfig, loadConfig } from './config'
+import type { Dest } from './dest'
 import { type Child, spawnPlain, superviseChild } from './child'
-import { selectDest } from './select'
+import { type Selection, selectDest } from './select'
 import { openState } from './state'
 import type { Registration, State } from './state/types'
 
@@ -100,6 +101,24 @@ interface Routed {
   env: Record<string, string | undefined>
 }
 
+/** time since burrow started, for debug lines */
+const since = () => `+${performance.now().toFixed(1)} ms`
+
+/** ssh started while its destination is probed */
+interface Early {
+  dest: Dest
+  cmd: SshCommand
+  child: Child
+  exited: Promise<number>
+}
+
+async function stop(child: Child, exited: Promise<number>): Promise<void> {
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
+  await exited
+  clearTimeout(timer)
+}
+
 async function routeWith(state: State, r: Routed): Promise<number> {
   const { config, user, sid } = r
   const what = `route ${user}@${config.service}`
@@ -109,7 +128,53 @@ async function routeWith(state: State, r: Routed): Promise<number> {
       fail(what, `too many simultaneous connections (${n} open, at most ${config.max_connections_per_user} allowed)`)
     }
   }
-  const picked = await selectDest({ state, config, dests: r.dests, user })
+  // a refused command never reaches a host, not even a probe
+  checkCommand(config, r.original)
+  const { selfCommand } = await import('../core/install-config')
+  const tty = process.stdout.isTTY === true && process.stdin.isTTY === true
+  const self = selfCommand()
+  const sshCommand = (dest: Dest) => buildSshCommand({ config, dest, original: r.original, tty, self })
+  const recorded = (cmd: SshCommand) => config.dump !== '' && !cmd.disableDump
+  const vars = { user, sid, service: config.service }
+  const childEnv: Record<string, string | undefined> = { ...r.env }
+  for (const [k, v] of Object.entries(config.environment)) childEnv[k] = expand(v, vars)
+  // ssh starts its ProxyCommand (burrow's, command.ts) through $SHELL, and the user's shell could
+  // read start-up files for it (tcsh ~/.cshrc, zsh ~/.zshenv); `environment:` may say otherwise
+  const sshEnv = Object.hasOwn(config.environment, 'SHELL') ? childEnv : { ...childEnv, SHELL: '/bin/sh' }
+
+  // A probe waits for the host's sshd to fork and start; the session's ssh makes it do that
+  // again. So ssh starts beside the probe and is stopped if the host turns out down, before the
+  // next host is tried. Only where that leaves no trace: nothing must run before connecting,
+  // the session is not recorded, and ssh is quiet (-q), so a stopped attempt prints nothing.
+  let early: Early | undefined
+  const speculate = config.blocking_command.length === 0 && config.ssh.args.includes('-q')
+  const alongsideProbe = !speculate
+    ? undefined
+    : (dest: Dest) => {
+        const cmd = sshCommand(dest)
+        if (recorded(cmd)) return undefined
+        const child = spawnPlain(cmd.argv, sshEnv)
+        const started: Early = { dest, cmd, child, exited: superviseChild(child) }
+        early = started
+        logger.debug(`${sid}: ${since()} ${cmd.argv.join(' ')} (while ${dest.id} is checked)`)
+        return async (up: boolean) => {
+          if (up) return
+          early = undefined
+          await stop(started.child, started.exited)
+        }
+      }
+  let picked: Selection
+  try {
+    picked = await selectDest({ state, config, dests: r.dests, user, alongsideProbe })
+  } catch (err) {
+    if (early) await stop(early.child, early.exited)
+    throw err
+  }
+  if (early && early.dest.id !== picked.dest?.id) {
+    // not reached: a host whose probe passes is the one picked
+    await stop(early.child, early.exited)
+    early = undefined
+  }
   if (!picked.dest) {
     const banner = (await state.banner())?.text || config.error_banner
     if (banner) process.stderr.write(`${banner.trimEnd()}\n`)
@@ -117,50 +182,68 @@ async function routeWith(state: State, r: Routed): Promise<number> {
     fail(what, `no destination is up (tried ${picked.skipped.join(', ')}); try again later`)
   }
   const dest = picked.dest
-  logger.debug(`${sid}: ${picked.skipped.length ? `skipped ${picked.skipped.join(', ')}; ` : ''}${picked.why} → ${dest.id}`)
-
-  const { selfCommand } = await import('../core/install-config')
-  const tty = process.stdout.isTTY === true && process.stdin.isTTY === true
-  const cmd = buildSshCommand({ config, dest, original: r.original, tty, self: selfCommand() })
-  const vars = { user, sid, service: config.service }
-  const childEnv: Record<string, string | undefined> = { ...r.env }
-  for (const [k, v] of Object.entries(config.environment)) childEnv[k] = expand(v, vars)
+  logger.debug(`${sid}: ${since()} ${picked.skipped.length ? `skipped ${picked.skipped.join(', ')}; ` : ''}${picked.why} → ${dest.id}`)
+  const cmd = early?.cmd ?? sshCommand(dest)
 
   const start = Date.now()
   let registration: Registration | undefined
-  try {
-    registration = await state.register(
-      { id: sid, user, service: config.service, dest: dest.id, from: r.from, sshd: r.sshd, gateway: hostname(), start, bwIn: 0, bwOut: 0 },
-      config.etcd.keyttl,
-    )
-  } catch (err) {
-    logger.warn(`session ${sid} is not counted in ${state.name} state: ${(err as Error).message}`)
+  // registered before ssh starts when recording (the recorder reports bandwidth to it), else
+  // while ssh connects: the state writes are not on the session's way
+  const register = async () => {
+    const [reg] = await Promise.all([
+      state
+        .register(
+          { id: sid, user, service: config.service, dest: dest.id, from: r.from, sshd: r.sshd, gateway: hostname(), start, bwIn: 0, bwOut: 0 },
+          config.etcd.keyttl,
+        )
+        .catch((err) => logger.warn(`session ${sid} is not counted in ${state.name} state: ${(err as Error).message}`)),
+      config.sticky_ttl > 0 ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {}) : undefined,
+    ])
+    registration = reg ?? undefined
+    audit(config, user, `${sid} ${user} from ${r.from} via ${r.sshd} service=${config.service} → ${dest.id} command=${JSON.stringify(r.original)}`)
   }
-  if (config.sticky_ttl > 0) await state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {})
-  audit(config, user, `${sid} ${user} from ${r.from} via ${r.sshd} service=${config.service} → ${dest.id} command=${JSON.stringify(r.original)}`)
 
+  let registered: Promise<void> | undefined
+  const registerOnce = () => (registered ??= register())
   let bg: Child | undefined
+  let running: { child: Child; exited: Promise<number> } | undefined = early
   let code: number
   try {
-    if (config.blocking_command.length) {
+    if (!running && config.blocking_command.length) {
+      // counted and logged while it runs, as the session it belongs to
+      await registerOnce()
       const rc = await runBlocking(config.blocking_command)
       if (rc !== 0) fail(what, `blocking_command '${config.blocking_command.join(' ')}' exited with ${rc}`)
     }
     if (config.bg_command.length) {
       bg = spawnPlain(config.bg_command, childEnv, { quiet: true })
     }
-    logger.debug(`${sid}: ${cmd.argv.join(' ')}`)
-    if (config.dump && !cmd.disableDump) {
+    if (!running && recorded(cmd)) {
+      await registerOnce()
+      logger.debug(`${sid}: ${since()} ${cmd.argv.join(' ')}`)
       const { runRecorded } = await import('./record')
       const path = expand(config.dump, { ...vars, time: new Date(start).toISOString() })
-      code = await runRecorded({ argv: cmd.argv, env: childEnv, path, tty, registration, header: { user, sid, from: r.from, sshd: r.sshd, dest: dest.id, command: r.original } })
+      code = await runRecorded({ argv: cmd.argv, env: sshEnv, path, tty, registration, header: { user, sid, from: r.from, sshd: r.sshd, dest: dest.id, command: r.original } })
     } else {
-      code = await superviseChild(spawnPlain(cmd.argv, childEnv))
+      if (!running) {
+        logger.debug(`${sid}: ${since()} ${cmd.argv.join(' ')}`)
+        const child = spawnPlain(cmd.argv, sshEnv)
+        running = { child, exited: superviseChild(child) }
+      }
+      await registerOnce()
+      code = await running.exited
+      running = undefined
     }
+    logger.debug(`${sid}: ${since()} ssh exited with ${code}`)
   } finally {
+    // an error before ssh ended must not leave it behind
+    if (running) await stop(running.child, running.exited)
     bg?.kill('SIGTERM')
-    await registration?.close().catch((err) => logger.debug(`Failed to unregister ${sid}: ${(err as Error).message}`))
-    if (config.sticky_ttl > 0) await state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {})
+    // both at once: with etcd each is a round trip the client waits for
+    await Promise.all([
+      registration?.close().catch((err) => logger.debug(`Failed to unregister ${sid}: ${(err as Error).message}`)),
+      config.sticky_ttl > 0 ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {}) : undefined,
+    ])
   }
   audit(config, user, `${sid} ${user} → ${dest.id} exit ${code} after ${((Date.now() - start) / 1000).toFixed(1)} s`)
   return code

@@ -41,6 +41,18 @@ describe('route as sshd ForceCommand', () => {
     expect(r.stderr).toBe('oops\n')
   })
 
+  test('ssh.args with ProxyCommand=none keep ssh connecting by itself (instead of through route connect)', async () => {
+    gw.setConfig(routeYaml(lab, dests()).replace('"-q", ', '"-q", "-o", "ProxyCommand=none", '))
+    try {
+      const r = await run(gw.ssh([`${where}; exit 4`]))
+      expect(r.code).toBe(4)
+      expect(servedBy(lab, r.stdout)).toBe(0)
+      expect(r.stderr).toBe('')
+    } finally {
+      gw.setConfig(routeYaml(lab, dests()))
+    }
+  })
+
   test('passes stdin through and keeps binary data intact', async () => {
     const data = new Uint8Array(3 << 20).map((_, i) => (i * 7919) % 251)
     const r = await run(gw.ssh(['sha256sum']), { stdin: data })
@@ -177,18 +189,39 @@ describe('selection, health and embedded state', () => {
   }
 
   test('ordered fails over past a closed port and a port that never sends a banner', async () => {
-    const silent = net.createServer(() => {}).listen(0, '127.0.0.1')
+    let accepted = 0
+    const silent = net.createServer(() => accepted++).listen(0, '127.0.0.1')
     await new Promise((r) => silent.once('listening', r))
     const mute = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`
+    const sshLeft = () => descendantPids(gw.sshd.pid).filter((p) => commOf(p) === 'ssh')
     try {
-      await withConfig('check_timeout: 300ms', [dead, mute, dests()[1]!], async () => {
+      // 1s: time enough for the ssh started beside the probe to connect, even on a busy machine
+      await withConfig('check_timeout: 1s', [dead, mute, dests()[1]!], async () => {
         const r = await run(gw.ssh([where]))
         expect(r.code).toBe(0)
         expect(servedBy(lab, r.stdout)).toBe(1)
+        // ssh (quiet) started beside each probe; the ones to down hosts were stopped unheard
+        expect(r.stderr).toBe('')
+        expect(accepted).toBe(2)
+        expect(sshLeft()).toEqual([])
         const hosts = JSON.parse((await gw.ctl(['show', 'hosts', '--json'])).stdout) as { host: string; state: string }[]
         expect(hosts.find((h) => h.host === dead)?.state).toBe('down')
         expect(hosts.find((h) => h.host === mute)?.state).toBe('down')
       })
+      // without -q a stopped attempt could print; then ssh starts only after the check
+      accepted = 0
+      const loud = routeYaml(lab, [dead, mute, dests()[1]!], 'check_timeout: 300ms').replace('"-q", ', '')
+      expect(loud).not.toContain('"-q"')
+      gw.setConfig(loud)
+      try {
+        const r = await run(gw.ssh([where]))
+        expect(r.code).toBe(0)
+        expect(servedBy(lab, r.stdout)).toBe(1)
+        expect(r.stderr).toBe('')
+        expect(accepted).toBe(1)
+      } finally {
+        gw.setConfig(routeYaml(lab, dests()))
+      }
     } finally {
       silent.close()
     }
