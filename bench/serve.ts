@@ -27,6 +27,10 @@ const s = await startServe(['--max-startups', String(SESSIONS * 2), '--max-auth-
 const ssh = sshArgs(s, C1, ['-o', 'Ciphers=aes128-gcm@openssh.com'])
   .map((a) => `'${a}'`)
   .join(' ')
+// what a default OpenSSH client negotiates (no chacha20 in Bun): aes128-ctr + hmac-sha2-256-etm
+const sshDefault = sshArgs(s, C1)
+  .map((a) => `'${a}'`)
+  .join(' ')
 
 async function sh(cmd: string): Promise<number> {
   const t = performance.now()
@@ -49,9 +53,10 @@ const servePid = () => {
 await sh(`incus exec ${C1} -- sh -c '[ -s ${FILE} ] || head -c ${MIB}M /dev/urandom > ${FILE}'`)
 // warm the page cache and the JIT, then interleave the two a few times and keep the best
 await sh(`${ssh} 'cat ${FILE}' > /dev/null`)
-const down = { burrow: Infinity, incus: Infinity }
+const down = { burrow: Infinity, ctr: Infinity, incus: Infinity }
 for (let i = 0; i < 3; i++) {
   down.burrow = Math.min(down.burrow, await sh(`${ssh} 'cat ${FILE}' > /dev/null`))
+  down.ctr = Math.min(down.ctr, await sh(`${sshDefault} 'cat ${FILE}' > /dev/null`))
   down.incus = Math.min(down.incus, await sh(`incus exec ${C1} -- cat ${FILE} > /dev/null`))
 }
 const up = {
@@ -94,6 +99,8 @@ const row = (name: string, v: string) => console.log(`${name.padEnd(40)} ${v}`)
 row(`stdout ${MIB} MiB, burrow serve (aes128-gcm)`, `${mbps(down.burrow).toFixed(0)} MB/s`)
 row(`stdout ${MIB} MiB, incus exec`, `${mbps(down.incus).toFixed(0)} MB/s`)
 row('ratio burrow / incus exec', `${(down.incus / down.burrow).toFixed(2)} (target >= 0.8)`)
+row(`stdout ${MIB} MiB, burrow, client default`, `${mbps(down.ctr).toFixed(0)} MB/s (aes128-ctr+hmac-sha2-256-etm)`)
+row('ratio default client / incus exec', (down.incus / down.ctr).toFixed(2))
 row('stdin 64 MiB, burrow serve', `${mbps(up.burrow, 64).toFixed(0)} MB/s`)
 row('stdin 64 MiB, incus exec', `${mbps(up.incus, 64).toFixed(0)} MB/s`)
 row(`session setup median of ${RUNS}, ssh true`, `${pct(setup.burrow, 0.5).toFixed(1)} ms`)

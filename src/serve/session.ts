@@ -24,6 +24,7 @@ import { ensureMux } from './persistent'
 import type { Forwarding } from './forward'
 import { withToolCheck } from './scp'
 import { hasSftpServer, SFTP_SERVER_COMMAND, serveNativeSftp } from './sftp'
+import { coalesceWrites } from './pipe'
 
 export interface SessionOptions {
   instances: Instances
@@ -110,6 +111,7 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
     if (info.name !== 'sftp' || started) return reject?.()
     started = true
     const channel = accept()
+    coalesceWrites(channel)
     // the instance's own sftp-server as the user; Incus's SFTP endpoint for root without one
     void opts.instances
       .prepare(asLogin(id.target))
@@ -139,6 +141,7 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
 
   async function start(channel: ServerChannel, command: string | undefined): Promise<void> {
     const nl = pty ? '\r\n' : '\n'
+    coalesceWrites(channel)
     let closed = false
     channel.on('close', () => {
       closed = true
