@@ -78,7 +78,9 @@ export async function createInstance(
 ): Promise<boolean> {
   const what = `create instance ${t.instance}`
   const image = t.image ?? d.image ?? ''
-  if (image) {
+  // independent reads: one round trip instead of two when a disk size needs the profile
+  const checkImage = async () => {
+    if (!image) return
     try {
       await client.get(`/1.0/images/aliases/${encodeURIComponent(image)}`, { project: t.project })
     } catch (err) {
@@ -88,14 +90,15 @@ export async function createInstance(
       )
     }
   }
-  let rootDisk: Record<string, string> | undefined
-  if ((t.diskGiB ?? d.disk) > 0) {
+  const readRootDisk = async () => {
+    if ((t.diskGiB ?? d.disk) <= 0) return undefined
     const profile = await client.get<{ devices: Record<string, Record<string, string>> }>(
       '/1.0/profiles/default',
       { project: t.project, what: 'read the default profile' },
     )
-    rootDisk = Object.values(profile.devices).find((x) => x.type === 'disk' && x.path === '/')
+    return Object.values(profile.devices).find((x) => x.type === 'disk' && x.path === '/')
   }
+  const [, rootDisk] = await Promise.all([checkImage(), readRootDisk()])
   const body = instanceBody(t, d, rootDisk)
   const kind = body.ephemeral ? 'ephemeral ' : ''
   notice(`Creating ${kind}${body.type === 'container' ? 'container' : 'VM'} ${t.instance} from ${image}`)
