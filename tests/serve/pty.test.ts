@@ -57,7 +57,8 @@ describe.skipIf(!incusAvailable())('serve: interactive shell through ssh -tt in 
     const first = await waitFor('shell', /root@\S+:~#$/m)
     expect(first).toContain(`Welcome to ${C1} as root in default`)
     tmux('send-keys', '-t', 'shell', 'stty size; echo "T=$TERM"; tty', 'Enter')
-    expect(await waitFor('shell', /^T=/m)).toMatch(/^30 100\nT=(screen|tmux)\S*\n\/dev\/pts\/\d+$/m)
+    // wait for the last of the three lines: under load they reach the pane one by one
+    expect(await waitFor('shell', /^\/dev\/pts\/\d+$/m)).toMatch(/^30 100\nT=(screen|tmux)\S*\n\/dev\/pts\/\d+$/m)
     tmux('resize-window', '-t', 'shell', '-x', '120', '-y', '40')
     await Bun.sleep(200)
     tmux('send-keys', '-t', 'shell', 'clear; stty size', 'Enter')
@@ -81,8 +82,11 @@ describe.skipIf(!incusAvailable())('serve: interactive shell through ssh -tt in 
     const rc = open('persist', `/${C1}`)
     await waitFor('persist', /root@\S+:~#$/m)
     tmux('send-keys', '-t', 'persist', 'export MARK=kept', 'Enter')
+    await waitFor('persist', /export MARK=kept\n(.*\n)*root@\S+:~#\s*$/m)
     // detach from the inner tmux (its prefix is C-b): the SSH session ends, the tmux session stays
-    tmux('send-keys', '-t', 'persist', 'C-b', 'd')
+    tmux('send-keys', '-t', 'persist', 'C-b')
+    await Bun.sleep(100)
+    tmux('send-keys', '-t', 'persist', 'd')
     expect(await exitStatus(rc)).toBe(0)
     const ls = await run(testClient(), C1, 'default', ['tmux', 'ls'])
     expect(ls.stdout).toStartWith('burrow:')
