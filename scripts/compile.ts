@@ -13,7 +13,7 @@ const started = performance.now()
 // --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
 // (where the require fails and ssh2 falls back, as it does under Bun anyway)
 const build =
-  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts --outfile ${out}`
+  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts --outfile ${out}`
     .nothrow()
     .quiet()
 const log = `${build.stdout}${build.stderr}`
@@ -26,6 +26,14 @@ const version = (await $`${out} --version`.nothrow().quiet().text()).trim()
 if (version !== pkg.version) {
   console.error(`compile: ${out} --version printed '${version}', expected '${pkg.version}'`)
   process.exit(1)
+}
+// serve and route are separate entrypoints loaded by path (src/commands/index.ts): prove they load
+for (const cmd of ['serve', 'route']) {
+  const help = await $`${out} ${cmd} --help`.nothrow().quiet()
+  if (help.exitCode !== 0 || !help.stdout.toString().includes(`burrow ${cmd}`)) {
+    console.error(`compile: ${out} ${cmd} --help failed: ${help.stderr}`)
+    process.exit(1)
+  }
 }
 const size = Bun.file(out).size / 2 ** 20
 console.error(`compile: ${out} ${version}, ${size.toFixed(0)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s`)

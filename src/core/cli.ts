@@ -3,6 +3,8 @@
  * prints usage to stdout on bad input and stack traces on errors. Here every failure is one line
  * on stderr and exit status 1; only --help and --version write to stdout.
  */
+// writeSync, not process.stdout: Node's stdio streams cost ~5 ms to set up in Bun
+import { writeSync } from 'node:fs'
 import type { ArgsDef, CommandDef } from 'citty'
 import { renderUsage, runCommand } from 'citty'
 import { BurrowError } from './errors'
@@ -80,13 +82,13 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
   try {
     const meta = await resolve<{ version?: string }>(root.meta)
     if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-      process.stdout.write(`${meta.version}\n`)
+      writeSync(1, `${meta.version}\n`)
       return 0
     }
     const { path, rest, unknown } = await walk(root, argv)
     const leaf = path.at(-1)!
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-      process.stdout.write(`${await renderUsage(leaf, path.length > 1 ? path.at(-2) : undefined)}\n`)
+      writeSync(1, `${await renderUsage(leaf, path.length > 1 ? path.at(-2) : undefined)}\n`)
       return argv.length === 0 ? 1 : 0
     }
     if (unknown !== undefined && path.length === 1) {
@@ -106,14 +108,15 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
 }
 
 function report(err: unknown, argv: string[]): number {
-  if (err instanceof BurrowError) {
-    process.stderr.write(`burrow: ${err.message}\n`)
+  // by name too: serve and route carry their own copy of BurrowError (src/commands/index.ts)
+  if (err instanceof BurrowError || (err instanceof Error && err.name === 'BurrowError')) {
+    writeSync(2, `burrow: ${err.message}\n`)
   } else if (err instanceof Error && err.name === 'CLIError') {
     const cmd = argv.find((a) => !a.startsWith('-'))
     const help = cmd ? `burrow ${cmd} --help` : 'burrow --help'
-    process.stderr.write(`burrow: ${err.message.replace(/\x1b\[[0-9;]*m/g, '')} (see '${help}')\n`)
+    writeSync(2, `burrow: ${err.message.replace(/\x1b\[[0-9;]*m/g, '')} (see '${help}')\n`)
   } else {
-    process.stderr.write(`burrow: unexpected error: ${err instanceof Error ? err.message : String(err)} (rerun with BURROW_DEBUG=1 and report it)\n`)
+    writeSync(2, `burrow: unexpected error: ${err instanceof Error ? err.message : String(err)} (rerun with BURROW_DEBUG=1 and report it)\n`)
   }
   logger.debug(err)
   return 1

@@ -5,28 +5,33 @@
  */
 import type { ConsolaInstance } from 'consola'
 
-let level = process.env.BURROW_DEBUG ? 4 : 3
-let instance: ConsolaInstance | undefined
+/**
+ * One state per process, even though `serve` and `route` are separate entrypoints of the
+ * compiled binary with their own copy of this module (see src/commands/index.ts).
+ */
+const state: { level: number; instance?: ConsolaInstance } = ((globalThis as Record<symbol, unknown>)[
+  Symbol.for('burrow.log')
+] ??= { level: process.env.BURROW_DEBUG ? 4 : 3 }) as never
 
 function consola(): ConsolaInstance {
-  if (!instance) {
+  if (!state.instance) {
     // require, not import: the bundler then evaluates consola on first use only
     const { createConsola } = require('consola/basic') as typeof import('consola/basic')
-    instance = createConsola({
+    state.instance = createConsola({
       stdout: process.stderr,
       stderr: process.stderr,
-      level,
+      level: state.level,
       formatOptions: { date: false, colors: false, compact: true },
     })
   }
-  return instance
+  return state.instance
 }
 
 type Log = (message: unknown, ...args: unknown[]) => void
 const at =
   (min: number, name: 'error' | 'warn' | 'info' | 'success' | 'debug'): Log =>
   (message, ...args) => {
-    if (level >= min) consola()[name](message, ...args)
+    if (state.level >= min) consola()[name](message, ...args)
   }
 
 export const logger = {
@@ -39,10 +44,10 @@ export const logger = {
 
 export function setDebug(on: boolean): void {
   if (!on) return
-  level = 4
-  if (instance) instance.level = 4
+  state.level = 4
+  if (state.instance) state.instance.level = 4
 }
 
 export function isDebug(): boolean {
-  return level >= 4
+  return state.level >= 4
 }

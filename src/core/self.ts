@@ -1,6 +1,7 @@
 /** How to start this same burrow again: the compiled binary, or bun running the sources. */
 
-const compiled = () => Bun.main.startsWith('/$bunfs/') || Bun.main.startsWith('B:/~BUN/')
+/** running as the `bun build --compile` executable (not `bun src/cli.ts`) */
+export const compiled = () => Bun.main.startsWith('/$bunfs/') || Bun.main.startsWith('B:/~BUN/')
 
 export function selfArgv(): string[] {
   return compiled() ? [process.execPath] : [process.execPath, Bun.main]
