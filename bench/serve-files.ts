@@ -14,6 +14,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { incus } from '../src/backends/incus/testing'
 import { prepareTargets, sshArgs, startServe } from '../tests/serve/support'
+import { batchSshOptions } from '../tests/support/sshd'
 import { burrowDevices, daemon, FWD, prepareFwd, sh, sha256 } from '../tests/serve/fwd-support'
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } })
@@ -84,20 +85,7 @@ const viaBurrow = await sftp(
 const openssh = await sftp(
   [
     ...GCM,
-    '-i',
-    s.key,
-    '-F',
-    '/dev/null',
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'LogLevel=ERROR',
+    ...batchSshOptions(s.key),
     '-o',
     'ProxyUseFdpass=yes',
     '-o',

@@ -7,16 +7,11 @@ import { BurrowError } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
 import { IncusClient, IncusError, remoteEndpoint, run } from '../backends/incus'
+import type { Account } from './accounts'
 import type { Login } from './login'
 
-export interface InstanceUser {
-  name: string
-  uid: number
-  gid: number
-  home: string
-  shell: string
-  /** primary first, then supplementary, as `id -G` prints them inside the instance */
-  gids: number[]
+/** an account inside the instance; gids as `id -G` prints them there, primary first */
+export interface InstanceUser extends Account {
   /** path of setpriv(1) in the instance, used to give the user its supplementary groups */
   setpriv?: string
 }

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import { burrowDevices, daemon, FWD, prepareFwd, sh } from '../serve/fwd-support'
+import { batchSshOptions } from '../support/sshd'
 import { BURROW, burrow, run } from './run'
 
 let dir: string
@@ -27,20 +28,7 @@ describe.skipIf(!incusAvailable())('burrow proxy incus/NAME', () => {
   const ssh = (proxy: string, extra: string[] = []) =>
     run([
       'ssh',
-      '-F',
-      '/dev/null',
-      '-i',
-      key,
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'LogLevel=ERROR',
+      ...batchSshOptions(key),
       '-o',
       `ProxyCommand=${proxy}`,
       ...extra,

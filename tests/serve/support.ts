@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ensureContainer } from '../../src/backends/incus/testing'
+import { batchSshOptions } from '../support/sshd'
 
 export const BURROW = join(import.meta.dir, '../../dist/burrow')
 export const C1 = 'burrow-t-serve'
@@ -131,22 +132,9 @@ export function sshArgs(s: Serve, login: string, extra: string[] = [], key = s.k
     ...extra,
     '-p',
     String(s.port),
-    '-i',
-    key,
-    '-F',
-    '/dev/null',
-    '-o',
-    'IdentitiesOnly=yes',
+    ...batchSshOptions(key),
     '-o',
     'IdentityAgent=none',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'LogLevel=ERROR',
     '-o',
     `User=${login}`,
     '127.0.0.1',

@@ -395,3 +395,19 @@ export function isAlive(pid: number): boolean {
 export function sshdAvailable(): boolean {
   return existsSync(SSHD) && existsSync('/run/sshd')
 }
+
+/**
+ * Options for a throwaway, non-interactive OpenSSH client that only uses `key`: no ~/.ssh
+ * config, no agent keys, no host-key prompts or records, errors only.
+ */
+export function batchSshOptions(key: string): string[] {
+  return [
+    '-F', '/dev/null',
+    '-i', key,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'StrictHostKeyChecking=no',
+    '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'LogLevel=ERROR',
+  ]
+}
