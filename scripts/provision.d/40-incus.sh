@@ -2,11 +2,12 @@
 # Peers for `burrow serve` tests: Incus 6.0 from bookworm-backports, incusd started by hand (no
 # systemd here), a `dir` storage pool, and a locally built test image (no image server is
 # reachable). Idempotent and tolerant of leftovers: Incus state survives between sessions.
-# Runs from scripts/provision, which exports step/die/run.
+# Runs from scripts/provision. Forced (BURROW_PROVISION_FORCE=1), it reinstalls nothing but still
+# runs apt-get for every package, and rebuilds both images from scratch.
 set -euo pipefail
 
-LOG=$(mktemp /tmp/provision-incus.XXXXXX.log)
-trap 'rm -f "$LOG"' EXIT
+# shellcheck source=../lib/provision.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/provision.sh"
 
 CACHE=/var/cache/burrow-test-images
 INCUS_LOG=/var/log/incus/incusd.log
@@ -42,30 +43,25 @@ debian_uri() {
   done | head -n1 | grep .
 }
 
-pkg_installed() { [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null || true) == ii* ]]; }
-
 # --- packages ---------------------------------------------------------------
 URI=$(debian_uri) || die "no Debian bookworm entry found in the apt sources"
-if ! pkg_installed incus || ! pkg_installed debootstrap || ! pkg_installed busybox-static; then
+if forced || ! pkg_installed incus || ! pkg_installed debootstrap || ! pkg_installed busybox-static; then
   if [ ! -e "$BACKPORTS_SOURCES" ] || ! grep -qF "URIs: $URI" "$BACKPORTS_SOURCES"; then
     step "incus: adding bookworm-backports from $URI"
     printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
       "$URI" >"$BACKPORTS_SOURCES"
   fi
-  export DEBIAN_FRONTEND=noninteractive
   step "incus: apt-get update"
-  run "apt-get update" apt-get update -q
+  apt_update
   ssh_before=$(dpkg-query -W -f='${Version}' openssh-client 2>/dev/null || true)
   # -t only for incus: the tools come from bookworm, and OpenSSH stays at bookworm's version
   # (backports has NotAutomatic, so nothing else is pulled from it unless incus needs it).
-  if ! pkg_installed incus; then
+  if forced || ! pkg_installed incus; then
     step "incus: installing incus from bookworm-backports"
     run "apt-get install incus" apt-get install -y -q --no-install-recommends -t bookworm-backports \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold incus
   fi
-  step "incus: installing debootstrap busybox-static"
-  run "apt-get install debootstrap busybox-static" apt-get install -y -q --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold debootstrap busybox-static
+  ensure_packages incus --no-install-recommends -- debootstrap busybox-static
   ssh_after=$(dpkg-query -W -f='${Version}' openssh-client 2>/dev/null || true)
   [ "$ssh_before" = "$ssh_after" ] || die "openssh-client changed from $ssh_before to $ssh_after"
 else
@@ -172,7 +168,7 @@ build_busybox() {
 
 ensure_image() { # NAME ALIAS BUILDER
   local name=$1 alias=$2 rootfs=$CACHE/$1-$IMAGE_REV.rootfs.tar.gz meta=$CACHE/$1-$IMAGE_REV.meta.tar
-  [ -s "$rootfs" ] && [ -s "$meta" ] || "$3"
+  if forced || ! [ -s "$rootfs" ] || ! [ -s "$meta" ]; then "$3"; fi
   local want
   want=$(cat "$meta" "$rootfs" | sha256sum | cut -d' ' -f1)
   local have

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# SSH clients that nobody here wrote, for the client-compatibility suite (tests/compat): PuTTY's
+# plink/pscp/psftp, Dropbear's dbclient, lftp, curl's libssh2 (sftp://), paramiko and asyncssh
+# (Debian's /usr/bin/python3), ansible-core and git. Idempotent. Runs from scripts/provision.
+set -euo pipefail
+
+# shellcheck source=../lib/provision.sh
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/provision.sh"
+
+# --no-install-recommends: dropbear-bin would otherwise bring the dropbear server and its
+# init scripts; only the client is wanted.
+ensure_packages clients --no-install-recommends -- \
+  putty-tools dropbear-bin lftp python3-asyncssh ansible-core git curl
+for b in /usr/bin/plink /usr/bin/pscp /usr/bin/psftp /usr/bin/dbclient /usr/bin/lftp \
+  /usr/bin/ansible /usr/bin/git; do
+  [ -x "$b" ] || die "$b missing after package install"
+done
+/usr/bin/python3 -c 'import asyncssh, paramiko' 2>/dev/null || die "asyncssh or paramiko not importable by /usr/bin/python3"
