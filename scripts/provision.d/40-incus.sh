@@ -52,6 +52,7 @@ if forced || ! pkg_installed incus || ! pkg_installed debootstrap || ! pkg_insta
       "$URI" >"$BACKPORTS_SOURCES"
   fi
   step "incus: apt-get update"
+  APT_UPDATED=0 # the lists read before this script do not know the backports suite yet
   apt_update
   ssh_before=$(dpkg-query -W -f='${Version}' openssh-client 2>/dev/null || true)
   # -t only for incus: the tools come from bookworm, and OpenSSH stays at bookworm's version

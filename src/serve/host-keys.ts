@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { utils } from 'ssh2'
 import { fail } from '../core/errors'
 import { logger } from '../core/log'
+import { generateEd25519 } from './keygen'
 
 export const SYSTEM_HOST_KEYS = ['ed25519', 'ecdsa', 'rsa'].map((t) => `/etc/ssh/ssh_host_${t}_key`)
 const OWN_KEY = 'ssh_host_ed25519_key'
@@ -73,9 +74,7 @@ function ownKey(dir: string): HostKey {
   if (existing) return existing
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
-    const { private: pem, public: pub } = utils.generateKeyPairSync('ed25519', {
-      comment: 'burrow serve',
-    })
+    const { private: pem, public: pub } = generateEd25519('burrow serve')
     // write aside, then link into place: link fails if another `serve` won the race, and then
     // its key is the one every process uses
     const tmp = `${path}.${process.pid}.tmp`

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
-import { Client, Server, utils } from 'ssh2'
+import { Client, Server } from 'ssh2'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import { openAgentChannel } from '../../src/serve/agent'
+import { generateEd25519 } from '../../src/serve/keygen'
 import type { Serve } from './support'
 import { prepareTargets, ssh, startServe } from './support'
 import { burrowDevices, FWD, prepareFwd, sh, until } from './fwd-support'
@@ -16,7 +17,7 @@ describe('openAgentChannel (ssh2 internals)', () => {
     const agentPath = join(dir, 'agent.sock')
     const agent = net.createServer((c) => c.on('data', (d) => c.write(String(d).toUpperCase())))
     await new Promise<void>((r) => agent.listen(agentPath, r))
-    const hostKey = utils.generateKeyPairSync('ed25519').private
+    const hostKey = generateEd25519().private
     const server = new Server({ hostKeys: [hostKey] }, (conn) => {
       conn.on('authentication', (ctx) => ctx.accept())
       conn.on('ready', () =>
