@@ -31,8 +31,9 @@ run() {
 pkg_installed() { [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null || true) == ii* ]]; }
 
 APT_UPDATED=${APT_UPDATED:-0}
+# apt_update once|again: once per provisioning run, or again after the sources changed
 apt_update() {
-  [ "$APT_UPDATED" = 1 ] && return 0
+  [ "$APT_UPDATED" = 1 ] && [ "$1" = once ] && return 0
   export DEBIAN_FRONTEND=noninteractive
   run "apt-get update" apt-get update -q
   APT_UPDATED=1
@@ -56,7 +57,7 @@ ensure_packages() {
     return 0
   fi
   step "$what: installing ${missing[*]}$(forced && echo ' (forced)')"
-  apt_update
+  apt_update once
   run "apt-get install ${missing[*]}" apt-get install -y -q "${opts[@]}" \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
   for p in "${missing[@]}"; do pkg_installed "$p" || die "$p not installed after apt-get install"; done
@@ -69,7 +70,7 @@ start_daemon() {
   shift
   log=$(mktemp /tmp/provision.XXXXXX.log) || die "mktemp for '$what'"
   (
-    for f in /proc/$BASHPID/fd/*; do
+    for f in "/proc/$BASHPID/fd/"*; do
       fd=${f##*/}
       if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
     done

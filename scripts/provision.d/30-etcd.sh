@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PACKAGES=(etcd-server etcd-client asciinema)
-# shellcheck source=../lib/provision.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/provision.sh
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/provision.sh"
 
 # --no-install-recommends: Debian's etcd-server postinst only registers a service, which nothing

@@ -6,7 +6,7 @@
 # runs apt-get for every package, and rebuilds both images from scratch.
 set -euo pipefail
 
-# shellcheck source=../lib/provision.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/provision.sh
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/provision.sh"
 
 CACHE=/var/cache/burrow-test-images
@@ -52,8 +52,7 @@ if forced || ! pkg_installed incus || ! pkg_installed debootstrap || ! pkg_insta
       "$URI" >"$BACKPORTS_SOURCES"
   fi
   step "incus: apt-get update"
-  APT_UPDATED=0 # the lists read before this script do not know the backports suite yet
-  apt_update
+  apt_update again # the lists read before this script do not know the backports suite yet
   ssh_before=$(dpkg-query -W -f='${Version}' openssh-client 2>/dev/null || true)
   # -t only for incus: the tools come from bookworm, and OpenSSH stays at bookworm's version
   # (backports has NotAutomatic, so nothing else is pulled from it unless incus needs it).
@@ -83,11 +82,11 @@ else
     # Close inherited fds above 2 (like start_daemon in scripts/provision), so the daemon does
     # not hold a caller's pipe (`scripts/test | tee`) open forever; setsid detaches it.
     (
-      for f in /proc/$BASHPID/fd/*; do
+      for f in "/proc/$BASHPID/fd/"*; do
         fd=${f##*/}
         if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
       done
-      exec setsid /usr/libexec/incus/incusd --group root --logfile "$INCUS_LOG" </dev/null >>"$INCUS_LOG" 2>&1
+      exec setsid /usr/libexec/incus/incusd --group root --logfile "$INCUS_LOG" </dev/null >>"$INCUS_LOG.out" 2>&1
     ) &
   fi
   deadline=$((SECONDS + WAIT_SECONDS))
@@ -168,7 +167,7 @@ build_busybox() {
 }
 
 ensure_image() { # NAME ALIAS BUILDER
-  local name=$1 alias=$2 rootfs=$CACHE/$1-$IMAGE_REV.rootfs.tar.gz meta=$CACHE/$1-$IMAGE_REV.meta.tar
+  local alias=$2 rootfs=$CACHE/$1-$IMAGE_REV.rootfs.tar.gz meta=$CACHE/$1-$IMAGE_REV.meta.tar
   if forced || ! [ -s "$rootfs" ] || ! [ -s "$meta" ]; then "$3"; fi
   local want
   want=$(cat "$meta" "$rootfs" | sha256sum | cut -d' ' -f1)

@@ -3,7 +3,7 @@
 # Idempotent; packages come from the machine's own apt sources. Runs from scripts/provision.
 set -euo pipefail
 
-# shellcheck source=../lib/provision.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/provision.sh
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/provision.sh"
 
 ensure_packages "serve files" --no-install-recommends -- sshfs curl

@@ -4,7 +4,7 @@
 # (Debian's /usr/bin/python3), ansible-core and git. Idempotent. Runs from scripts/provision.
 set -euo pipefail
 
-# shellcheck source=../lib/provision.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/provision.sh
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/provision.sh"
 
 # --no-install-recommends: dropbear-bin would otherwise bring the dropbear server and its
