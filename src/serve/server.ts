@@ -22,7 +22,7 @@ import { formatTarget } from './login'
 import { handleSession } from './session'
 import type { SessionOptions } from './session'
 import { Forwarding } from './forward'
-import { cleanStale } from '../backends/incus/proxy-device'
+import { cleanStale, removeRuntimeDir } from '../backends/incus/proxy-device'
 
 export interface ServeOptions {
   listen: string
@@ -220,6 +220,7 @@ export async function startServe(
       close: async () => {
         for (const s of sockets) s.destroy()
         await Promise.all([...forwardings].map((f) => f.close()))
+        removeRuntimeDir()
       },
     }
   const { host, port } = parseListen(o.listen)
@@ -236,8 +237,9 @@ export async function startServe(
         tcp.close(() => resolve())
         for (const s of sockets) s.destroy()
       })
-      // devices go before the process does
+      // devices and host-side sockets go before the process does
       await Promise.all([...forwardings].map((f) => f.close()))
+      removeRuntimeDir()
     },
   }
 }

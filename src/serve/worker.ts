@@ -99,6 +99,7 @@ export async function runWorker(args: ServeArgs): Promise<number> {
   await closed
   // session cleanup (killing a dropped command's processes) runs after the close; give it time
   await Bun.sleep(1500)
+  await server.close()
   return 0
 }
 

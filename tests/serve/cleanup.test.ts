@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { Client } from 'ssh2'
 import { incusAvailable, processes } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
@@ -93,5 +93,28 @@ describe.skipIf(!incusAvailable())('serve: processes end with their SSH channel'
       c.connect({ host: '127.0.0.1', port: s.port, username: C1, privateKey: key })
     })
     expect(result).toEqual({ code: undefined, signal: 'SIGTERM' })
+  })
+})
+
+describe.skipIf(!incusAvailable())('serve: its runtime directory goes with it', () => {
+  test.each([[[]], [['--master']]])('SIGTERM %p after a -R session leaves no <pid>-* directory', async (args) => {
+    const runtime = mkdtempSync('/tmp/burrow-runtime-')
+    await prepareTargets()
+    const s = await startServe([...args], { env: { BURROW_RUNTIME_DIR: runtime } })
+    try {
+      // -R to a unix socket makes serve (or its worker) keep a host-side socket directory
+      const r = await ssh(s, `root@${C1}`, 'sleep 0.5', {
+        extra: ['-R', `/tmp/burrow-t-rt-${process.pid}.sock:${runtime}/none.sock`],
+      })
+      expect(r.code).toBe(0)
+      expect(readdirSync(runtime).some((d) => /^\d+-/.test(d))).toBe(true)
+      await Bun.sleep(300)
+      process.kill(s.pid, 'SIGTERM')
+      for (let i = 0; i < 50 && readdirSync(runtime).some((d) => /^\d+-/.test(d)); i++) await Bun.sleep(100)
+      expect(readdirSync(runtime).filter((d) => /^\d+-/.test(d))).toEqual([])
+    } finally {
+      await s.stop()
+      rmSync(runtime, { recursive: true, force: true })
+    }
   })
 })
