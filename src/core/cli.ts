@@ -61,6 +61,18 @@ async function walk(root: Cmd, argv: string[]): Promise<{ path: Cmd[]; rest: str
   return { path, rest }
 }
 
+/**
+ * citty names a command in its usage line after its direct parent only (`route ctl`); a stand-in
+ * parent named after the whole path makes it `burrow route ctl`.
+ */
+async function usageParent(path: Cmd[]): Promise<Cmd | undefined> {
+  if (path.length < 2) return undefined
+  const names = await Promise.all(
+    path.slice(0, -1).map(async (c) => (await resolve<{ name?: string }>(c.meta))?.name ?? ''),
+  )
+  return { meta: { name: names.filter(Boolean).join(' ') } } as Cmd
+}
+
 /** Flags the leaf command does not define are errors, not silently ignored booleans. */
 async function checkFlags(cmd: Cmd, argv: string[]): Promise<void> {
   const defs = (await resolve<ArgsDef>(cmd.args)) ?? {}
@@ -88,7 +100,7 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
     const { path, rest, unknown } = await walk(root, argv)
     const leaf = path.at(-1)!
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-      writeSync(1, `${await renderUsage(leaf, path.length > 1 ? path.at(-2) : undefined)}\n`)
+      writeSync(1, `${await renderUsage(leaf, await usageParent(path))}\n`)
       return argv.length === 0 ? 1 : 0
     }
     if (unknown !== undefined && path.length === 1) {

@@ -22,6 +22,16 @@ describe('burrow', () => {
     expect(r.stdout).toContain('USAGE')
   })
 
+  test.each([
+    [['route', 'ctl'], 'burrow route ctl [OPTIONS]'],
+    [['route', 'check'], 'burrow route check [OPTIONS]'],
+    [['route', 'replay'], 'burrow route replay [OPTIONS]'],
+  ])('%p --help names the whole command in its usage line', async (cmd, usage) => {
+    const r = await burrow([...cmd, '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout.replace(/\x1b\[[0-9;]*m/g, '')).toContain(`USAGE ${usage}`)
+  })
+
   test('no arguments shows usage and fails', async () => {
     const r = await burrow([])
     expect(r.code).toBe(1)
