@@ -47,6 +47,11 @@ export async function checkPassword(
     logger.warn(`password auth: cannot read ${path}: ${(err as Error).message}`)
     return false
   }
+  return checkShadowText(text, name, password)
+}
+
+/** `password` against `name`'s entry in the shadow file content `text` (host or instance). */
+export async function checkShadowText(text: string, name: string, password: string): Promise<boolean> {
   const entry = parseShadow(text, name)
   const why = entry ? unusable(entry) : 'no shadow entry'
   if (why || !entry) {
