@@ -4,6 +4,7 @@
  * were killed with it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import net from 'node:net'
 import { join } from 'node:path'
 import { incusAvailable, testClient } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
@@ -40,6 +41,26 @@ describe.skipIf(!incusAvailable())('serve --master: limits across workers', () =
     expect(s.log()).toContain('Refused connection from 127.0.0.1: too many failed logins recently')
     // another source is not affected
     expect(await ssh(s, C1, 'echo in', { extra: ['-b', '127.0.0.4'] })).toMatchObject({ code: 0, stdout: 'in\n' })
+  })
+
+  test('the master ends a worker that is still unauthenticated after the grace time', async () => {
+    const s = await startServe(['--master', '--login-grace-time', '1s'])
+    servers.push(s)
+    const started = performance.now()
+    const closed = new Promise<number>((resolve) => {
+      const sock = net.connect(s.port, '127.0.0.1')
+      sock.on('data', () => {})
+      sock.on('error', () => {})
+      sock.on('close', () => resolve(performance.now() - started))
+    })
+    expect(await until(() => /worker (\d+) for 127\.0\.0\.1/.test(s.log()))).toBe(true)
+    const worker = Number(/worker (\d+) for 127\.0\.0\.1/.exec(s.log())![1])
+    // a stuck worker cannot run its own timer
+    process.kill(worker, 'SIGSTOP')
+    const ms = await closed
+    expect(ms).toBeGreaterThan(2500)
+    expect(ms).toBeLessThan(6000)
+    expect(s.log()).toContain(`Timeout before authentication for 127.0.0.1: stopping worker ${worker}`)
   })
 
   test('a restarted master removes the devices of a worker killed with the old one', async () => {
