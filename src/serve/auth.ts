@@ -145,7 +145,7 @@ export class ConnectionAuth {
     if (!res.ok) {
       this.failures++
       const line = `auth ${method} for ${JSON.stringify(ctx.username)} from ${this.ip} refused: ${res.reason}`
-      if (res.loud) this.#loud(line)
+      if (res.loud) this.#loud(line, res.reason)
       else logger.debug(line)
       return void ctx.reject(left)
     }
@@ -182,11 +182,11 @@ export class ConnectionAuth {
     return [...out]
   }
 
-  /** one info line per reason per connection: a client retrying its keys logs it once */
+  /** one info line per reason per connection: a client retrying keys and methods logs it once */
   readonly #logged = new Set<string>()
-  #loud(line: string): void {
-    if (this.#logged.has(line)) return
-    this.#logged.add(line)
+  #loud(line: string, reason = line): void {
+    if (this.#logged.has(reason)) return
+    this.#logged.add(reason)
     logger.info(line)
   }
 

@@ -55,18 +55,23 @@ describe.skipIf(!incusAvailable())('serve: locked and expired host accounts', ()
   })
 
   test.each([
-    [OK, { key: 0, password: 0 }, undefined],
-    [LOCKED, { key: 255, password: 255 }, `account '${LOCKED}' is locked`],
-    [EXPIRED, { key: 255, password: 255 }, `account '${EXPIRED}' has expired`],
+    [OK, { key: 0, password: 0, both: 0 }, undefined],
+    [LOCKED, { key: 255, password: 255, both: 255 }, `account '${LOCKED}' is locked`],
+    [EXPIRED, { key: 255, password: 255, both: 255 }, `account '${EXPIRED}' has expired`],
   ])('%p: key and password', async (user, want, why) => {
     const before = s.log()
     const key = await ssh(s, `${C1}+${user}`, 'echo in')
     const pw = await ssh(s, `${C1}+${user}`, 'echo in', byPassword())
-    expect({ key: key.code, password: pw.code }).toEqual(want)
+    // one connection offering the key first, then the password
+    const both = await ssh(s, `${C1}+${user}`, 'echo in', {
+      env: byPassword().env,
+      extra: ['-o', 'BatchMode=no', '-o', 'NumberOfPasswordPrompts=1'],
+    })
+    expect({ key: key.code, password: pw.code, both: both.code }).toEqual(want)
     const lines = s.log().slice(before.length).split('\n')
     if (!why) return expect(lines.filter((l) => /locked|expired/.test(l))).toEqual([])
     // one line per connection, at the default log level, whatever the client retried
-    expect(lines.filter((l) => l.startsWith('[info]') && l.includes(why))).toHaveLength(2)
+    expect(lines.filter((l) => l.startsWith('[info]') && l.includes(why))).toHaveLength(3)
   })
 })
 
