@@ -136,6 +136,9 @@ describe.skipIf(!incusAvailable())('serve: authorized_keys options', () => {
     expect((await ssh(s, C1, undefined, { key, extra: ['-T'] })).stdout).toBe('forced:[]\n')
     // sftp is a subsystem: the forced command runs instead of any sftp server
     expect((await ssh(s, C1, 'sftp', { key, extra: ['-s'] })).stdout).toBe('forced:[sftp]\n')
+    // nor does it open the host's Incus shell
+    const shell = await ssh(s, '%shell', undefined, { key, extra: ['-tt'] })
+    expect(shell.stdout + shell.stderr).toContain('Failed to run %shell: this key may only run its command=')
   })
 
   test('from= refuses other source addresses (127.0.0.1 vs 127.0.0.2)', async () => {
