@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
@@ -111,6 +112,37 @@ describe.skipIf(!incusAvailable())('serve: authorized_keys options', () => {
       admin: admin.startsWith('HTTP/1.'),
       agent: ag.stdout.trim() === 'agent',
     }).toEqual(want)
+  })
+
+  test('restrict also refuses -L, which port-forwarding re-enables', async () => {
+    const viaL = async (key: string) => {
+      const port = 41000 + Math.floor(Math.random() * 900)
+      const p = Bun.spawn([...sshArgs(s, C1, ['-N', '-L', `127.0.0.1:${port}:unix%${SOCK_OK}:22`], key)], {
+        stdin: 'ignore',
+        stdout: 'ignore',
+        stderr: 'ignore',
+      })
+      try {
+        for (let i = 0; i < 100; i++) {
+          // '' = the channel was refused (closed at once); undefined = ssh is not listening yet
+          const got = await new Promise<string | undefined>((resolve) => {
+            let data = ''
+            const c = net.connect(port, '127.0.0.1')
+            c.on('data', (d) => (data += d.toString()))
+            c.on('error', () => resolve(undefined))
+            c.on('close', (hadError) => !hadError && resolve(data))
+            setTimeout(() => c.destroy(), 2000)
+          })
+          if (got !== undefined) return got
+          await Bun.sleep(50)
+        }
+        return undefined
+      } finally {
+        p.kill()
+      }
+    }
+    expect(await viaL(keys.restrict!)).toBe('')
+    expect(await viaL(keys.reenabled!)).toBe('ok-socket\n')
   })
 
   test('restrict also refuses -R, which port-forwarding re-enables', async () => {
