@@ -46,7 +46,12 @@ export default defineCommand({
     inauth: {
       type: 'boolean',
       alias: 'I',
-      description: "Also accept keys from the instance user's ~/.ssh/authorized_keys",
+      description:
+        "Also accept keys from the instance user's ~/.ssh/authorized_keys (with -P: its password in the instance's /etc/shadow)",
+    },
+    'permit-user-environment': {
+      type: 'boolean',
+      description: 'Apply environment="NAME=value" options of authorized_keys (sshd PermitUserEnvironment)',
     },
     noauth: { type: 'boolean', description: 'DANGEROUS, development only: let anyone in' },
     shell: {

@@ -19,10 +19,24 @@ export interface Account {
 export interface AccountFiles {
   passwd?: string
   group?: string
+  shadow?: string
   nsswitch?: string
 }
 
-const DEFAULT_FILES = { passwd: '/etc/passwd', group: '/etc/group', nsswitch: '/etc/nsswitch.conf' }
+const DEFAULT_FILES = {
+  passwd: '/etc/passwd',
+  group: '/etc/group',
+  shadow: '/etc/shadow',
+  nsswitch: '/etc/nsswitch.conf',
+}
+
+/** What the shadow entry says about the account itself (not its password): policy.ts judges. */
+export interface AccountStatus {
+  /** the password field starts with `!` (usermod -L, passwd -l) */
+  locked: boolean
+  /** shadow field 8, days since the epoch; undefined = never expires */
+  expireDay?: number
+}
 
 function read(path: string): string {
   try {
@@ -51,7 +65,7 @@ export function parseGroups(text: string): { name: string; gid: number; members:
   return out
 }
 
-function usesOtherSources(nsswitch: string, db: 'passwd' | 'group'): boolean {
+function usesOtherSources(nsswitch: string, db: 'passwd' | 'group' | 'shadow'): boolean {
   const line = nsswitch.split('\n').find((l) => l.trimStart().startsWith(`${db}:`))
   if (!line) return false
   return line
@@ -102,4 +116,28 @@ export function groupIds(names: string[], files: AccountFiles = {}): Set<number>
 /** Root always may; everyone else needs one of `allowed` among all their groups. */
 export function mayUseIncus(account: Account, allowed: Set<number>): boolean {
   return account.uid === 0 || account.gids.some((g) => allowed.has(g))
+}
+
+/** name:password:lastchg:min:max:warn:inactive:expire:reserved → AccountStatus */
+export function parseShadowStatus(line: string): AccountStatus | undefined {
+  const f = line.split(':')
+  if (f.length < 8) return undefined
+  const expire = f[7]!.trim()
+  return {
+    locked: f[1]!.startsWith('!'),
+    expireDay: /^\d+$/.test(expire) ? Number(expire) : undefined,
+  }
+}
+
+/**
+ * The account's shadow status. No entry (or no readable shadow database) reads as unlocked and
+ * not expiring, as sshd does when getspnam() finds nothing.
+ */
+export function accountStatus(name: string, files: AccountFiles = {}): AccountStatus {
+  const f = { ...DEFAULT_FILES, ...files }
+  let line = read(f.shadow)
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`))
+  if (!line && usesOtherSources(read(f.nsswitch), 'shadow')) line = getent('shadow', name)
+  return (line && parseShadowStatus(line)) || { locked: false }
 }

@@ -10,9 +10,10 @@ import { utils } from 'ssh2'
 import type { AuthContext, PublicKeyAuthContext } from 'ssh2'
 import { logger } from '../core/log'
 import type { Account, AccountFiles } from './accounts'
-import { lookupAccount, mayUseIncus } from './accounts'
+import { accountStatus, lookupAccount, mayUseIncus } from './accounts'
 import type { AuthorizedKey } from './authorized-keys'
-import { findKey, parseAuthorizedKeys } from './authorized-keys'
+import { findKeys, parseAuthorizedKeys } from './authorized-keys'
+import { accountRefusal, keyRefusal } from './policy'
 import type { Login, Target } from './login'
 import { LoginError, parseLogin } from './login'
 
@@ -35,6 +36,8 @@ export interface AuthDeps {
   /** --inauth: the instance user's own authorized_keys, read through the Incus file API */
   instanceKeys?(target: Login): Promise<AuthorizedKey[]>
   checkPassword?(account: Account, password: string): Promise<boolean>
+  /** --inauth with passwords: the instance user's password in the instance's own /etc/shadow */
+  checkInstancePassword?(target: Login, password: string): Promise<boolean>
 }
 
 export interface Identity {
@@ -68,7 +71,23 @@ export function keyFilePaths(patterns: string[], a: Account): string[] {
 }
 
 type Check =
-  { ok: true; identity: Omit<Identity, 'via'>; pkOk?: boolean } | { ok: false; reason: string }
+  | { ok: true; identity: Omit<Identity, 'via'>; pkOk?: boolean }
+  | { ok: false; reason: string; loud?: boolean }
+
+/** The first entry for `blob` that policy lets this client use, or why none may be used. */
+export function pickKey(
+  keys: AuthorizedKey[],
+  blob: Buffer,
+  ip: string,
+): { key?: AuthorizedKey; refused?: string } {
+  let refused: string | undefined
+  for (const k of findKeys(keys, blob)) {
+    const why = keyRefusal(k, ip)
+    if (!why) return { key: k }
+    refused ??= `key ${k.origin}: ${why}`
+  }
+  return { refused }
+}
 
 export class ConnectionAuth {
   failures = 0
@@ -104,6 +123,12 @@ export class ConnectionAuth {
         return void ctx.reject(['publickey'])
       }
       const account = lookupAccount(target.hostUser, this.opts.accountFiles)
+      const refused = account && this.#accountRefusal(account)
+      if (refused) {
+        this.failures++
+        this.#loud(refused)
+        return void ctx.reject(['publickey'])
+      }
       return this.#succeed(ctx, { login: ctx.username, target, account }, method as Method, true)
     }
     const left = this.#remaining()
@@ -119,9 +144,9 @@ export class ConnectionAuth {
     }
     if (!res.ok) {
       this.failures++
-      logger.debug(
-        `auth ${method} for ${JSON.stringify(ctx.username)} from ${this.ip} refused: ${res.reason}`,
-      )
+      const line = `auth ${method} for ${JSON.stringify(ctx.username)} from ${this.ip} refused: ${res.reason}`
+      if (res.loud) this.#loud(line, res.reason)
+      else logger.debug(line)
       return void ctx.reject(left)
     }
     // a public key query: PK_OK, the client signs next
@@ -157,8 +182,20 @@ export class ConnectionAuth {
     return [...out]
   }
 
+  /** one info line per reason per connection: a client retrying keys and methods logs it once */
+  readonly #logged = new Set<string>()
+  #loud(line: string, reason = line): void {
+    if (this.#logged.has(reason)) return
+    this.#logged.add(reason)
+    logger.info(line)
+  }
+
+  #accountRefusal(a: Account): string | undefined {
+    return accountRefusal(a.name, accountStatus(a.name, this.opts.accountFiles))
+  }
+
   /** the login parsed and its host user allowed, or why not */
-  #host(login: string): { target: Target; account?: Account; reason?: string } {
+  #host(login: string): { target: Target; account?: Account; reason?: string; loud?: boolean } {
     let target: Target
     try {
       target = parseLogin(login)
@@ -172,30 +209,26 @@ export class ConnectionAuth {
         target,
         reason: `host user '${account.name}' is not root and in none of the allowed groups`,
       }
+    const refused = this.#accountRefusal(account)
+    if (refused) return { target, reason: refused, loud: true }
     return { target, account }
   }
 
   async #publickey(ctx: PublicKeyAuthContext): Promise<Check> {
-    const { target, account, reason } = this.#host(ctx.username)
-    let key: AuthorizedKey | undefined
-    if (account) key = findKey(this.#hostKeys(account), ctx.key.data, this.ip)
-    let identity: Omit<Identity, 'via'> = { login: ctx.username, target, account, key }
-    if (
-      !key &&
-      this.opts.inauth &&
-      this.deps.instanceKeys &&
-      target.kind === 'login' &&
-      target.command === undefined
-    ) {
-      key = findKey(await this.deps.instanceKeys(target), ctx.key.data, this.ip)
-      identity = { login: ctx.username, target, key }
+    const { target, account, reason, loud } = this.#host(ctx.username)
+    let found = account ? pickKey(this.#hostKeys(account), ctx.key.data, this.ip) : {}
+    let identity: Omit<Identity, 'via'> = { login: ctx.username, target, account, key: found.key }
+    if (!found.key && this.#instanceAuth(target) && this.deps.instanceKeys) {
+      found = pickKey(await this.deps.instanceKeys(target as Login), ctx.key.data, this.ip)
+      identity = { login: ctx.username, target, key: found.key }
     }
-    if (!key)
-      return {
-        ok: false,
-        reason:
-          reason ?? `key not in ${account ? this.#keyFiles(account).join(' or ') : 'any file'}`,
-      }
+    const key = found.key
+    if (!key) {
+      if (found.refused) return { ok: false, reason: found.refused, loud: true }
+      if (reason) return { ok: false, reason, loud }
+      const where = account ? this.#keyFiles(account).join(' or ') : 'any file'
+      return { ok: false, reason: `key not in ${where}` }
+    }
     if (!ctx.signature) return { ok: true, identity, pkOk: true }
     const parsed = utils.parseKey(key.text)
     const pub = Array.isArray(parsed) ? parsed[0] : parsed
@@ -205,14 +238,23 @@ export class ConnectionAuth {
     return { ok: true, identity }
   }
 
+  /** --inauth applies to plain logins (no host commands); the instance's own files decide */
+  #instanceAuth(target: Target): boolean {
+    return this.opts.inauth && target.kind === 'login' && target.command === undefined
+  }
+
+  /** The host user's password; with --inauth, then the instance user's (the seed's order). */
   async #password(ctx: AuthContext): Promise<Check> {
-    const { target, account, reason } = this.#host(ctx.username)
+    const { target, account, reason, loud } = this.#host(ctx.username)
     const password = (ctx as AuthContext & { password: string }).password
-    if (!account || !this.deps.checkPassword)
-      return { ok: false, reason: reason ?? 'password auth unavailable' }
-    if (!(await this.deps.checkPassword(account, password)))
-      return { ok: false, reason: 'wrong password' }
-    return { ok: true, identity: { login: ctx.username, target, account } }
+    if (account && this.deps.checkPassword && (await this.deps.checkPassword(account, password)))
+      return { ok: true, identity: { login: ctx.username, target, account } }
+    if (this.#instanceAuth(target) && this.deps.checkInstancePassword) {
+      if (await this.deps.checkInstancePassword(target as Login, password))
+        return { ok: true, identity: { login: ctx.username, target } }
+    }
+    if (reason) return { ok: false, reason, loud }
+    return { ok: false, reason: this.deps.checkPassword ? 'wrong password' : 'password auth unavailable' }
   }
 
   #keyFiles(a: Account): string[] {

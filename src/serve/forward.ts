@@ -16,6 +16,7 @@ import type { InstanceUser, Instances } from './instance'
 import { jumpAddress, relayJump } from './jump'
 import type { Login } from './login'
 import { join } from './pipe'
+import { listenRefusal, openRefusal, socketRefusal } from './policy'
 import { asLogin } from './session'
 
 type Accept = () => ServerChannel
@@ -78,6 +79,8 @@ export class Forwarding {
     host: string,
     port: number,
   ): Promise<void> {
+    const keyRefused = openRefusal(this.id, host, port)
+    if (keyRefused) return this.#refuse(reject, `forward to ${host}:${port}`, new Error(keyRefused))
     const addr = jumpAddress(host, port)
     if (addr && addr.kind === 'incus') {
       const client = this.instances.client(addr.remote)
@@ -104,6 +107,8 @@ export class Forwarding {
   }
 
   async #directUnix(accept: Accept, path: string): Promise<void> {
+    const keyRefused = socketRefusal(this.id)
+    if (keyRefused) throw new Error(keyRefused)
     const { client, user, t } = await this.#target()
     // the device connects as root: only let a user reach sockets it could open itself
     if (user.uid !== 0)
@@ -157,6 +162,8 @@ export class Forwarding {
             : info.bindAddr
       if (name === 'cancel-tcpip-forward')
         return this.#cancel(`tcp:${bind}:${info.bindPort}`, accept)
+      const keyRefused = listenRefusal(this.id, info.bindAddr ?? '', info.bindPort ?? 0)
+      if (keyRefused) throw new Error(keyRefused)
       const { client, user, t } = await this.#target()
       if (user.uid !== 0 && info.bindPort! > 0 && info.bindPort! < 1024)
         throw new Error(`only root may listen on port ${info.bindPort}`)
@@ -173,6 +180,8 @@ export class Forwarding {
     ) {
       const path = info.socketPath!
       if (name.startsWith('cancel')) return this.#cancel(`unix:${path}`, accept)
+      const keyRefused = socketRefusal(this.id)
+      if (keyRefused) throw new Error(keyRefused)
       const { client, user, t } = await this.#target()
       if (user.uid !== 0)
         await this.#check(

@@ -109,3 +109,38 @@ export function parseDuration(text: string, what: string): number {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!
   return Number(m[1]) * unit
 }
+
+/**
+ * MaxStartups and the per-source penalty together, for one listener: the single server's or the
+ * --master's, which hears from its workers what the connection did (ConnectionReport).
+ */
+export class ConnectionLimits {
+  readonly startups: Startups
+  readonly penalties: Penalties
+
+  constructor(startups: StartupsSpec, penalty: PenaltySpec) {
+    this.startups = new Startups(startups)
+    this.penalties = new Penalties(penalty)
+  }
+
+  /** Takes a new connection from `ip`, or says in one log line why not. */
+  admit(ip: string): string | undefined {
+    if (this.penalties.blocked(ip))
+      return `Refused connection from ${ip}: too many failed logins recently`
+    if (!this.startups.admit())
+      return `Dropped connection from ${ip}: ${this.startups.pending} unauthenticated connections (--max-startups)`
+    return undefined
+  }
+
+  /** What one admitted connection reports: its startup slot is freed once, on auth or close. */
+  reporter(ip: string): (r: { authenticated?: boolean; closed?: { failed: boolean } }) => void {
+    let released = false
+    return (r) => {
+      if (!released && (r.authenticated || r.closed)) {
+        released = true
+        this.startups.done()
+      }
+      if (r.closed?.failed) this.penalties.record(ip)
+    }
+  }
+}

@@ -21,6 +21,7 @@ export interface ServeArgs {
   'auth-methods'?: string
   'password-auth'?: boolean
   inauth?: boolean
+  'permit-user-environment'?: boolean
   noauth?: boolean
   shell: string
   banner?: string
@@ -84,6 +85,7 @@ export function serveOptions(a: ServeArgs): ServeOptions {
     chains,
     noauth: !!a.noauth,
     inauth: !!a.inauth,
+    permitUserEnvironment: !!a['permit-user-environment'],
     shell: a.shell as ShellMode,
     banner: textArg(a.banner, '--banner'),
     welcome: textArg(a.welcome, '--welcome'),
@@ -100,6 +102,7 @@ export function serveOptions(a: ServeArgs): ServeOptions {
       serverCert: a['server-cert'],
     },
     checkPassword: usesPassword ? passwordChecker() : undefined,
+    instancePasswords: usesPassword && !!a.inauth,
   }
 }
 

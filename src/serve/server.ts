@@ -11,13 +11,15 @@ import { fail } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
 import { groupIds, mayUseIncus } from './accounts'
-import type { AuthDeps, Method } from './auth'
+import type { AuthDeps, Identity, Method } from './auth'
 import { ConnectionAuth } from './auth'
 import type { ShellMode } from './command'
 import { loadHostKeys } from './host-keys'
 import { Instances } from './instance'
 import type { PenaltySpec, StartupsSpec } from './limits'
-import { Penalties, Startups } from './limits'
+import { ConnectionLimits } from './limits'
+import { OFFERED_KEX } from './policy'
+import type { Login } from './login'
 import { formatTarget } from './login'
 import { handleSession } from './session'
 import type { SessionOptions } from './session'
@@ -33,6 +35,10 @@ export interface ServeOptions {
   chains: Method[][]
   noauth: boolean
   inauth: boolean
+  /** apply environment= options of authorized_keys (sshd PermitUserEnvironment) */
+  permitUserEnvironment?: boolean
+  /** --inauth with password auth: also the instance user's password in the instance */
+  instancePasswords?: boolean
   shell: ShellMode
   banner?: string
   welcome?: string
@@ -70,178 +76,204 @@ function ciphers(): string[] {
   return DEFAULT_CIPHER.filter((c) => !c.startsWith('chacha20'))
 }
 
-/** Starts serving; resolves with the bound address, and `closed` when the server has stopped. */
-export async function startServe(
-  o: ServeOptions,
-): Promise<{
+/** What a connection's life tells the limits (and a --master worker tells its master). */
+export interface ConnectionReport {
+  /** authenticated: its MaxStartups slot is free and the grace timer is off */
+  authenticated?: boolean
+  /** the connection closed; `failed` counts it against its source address */
+  closed?: { failed: boolean }
+}
+
+export interface ServeHandle {
   address: net.AddressInfo
   close(): Promise<void>
   /** serves one already accepted connection (a --master worker's); `listen: ''` listens on nothing */
-  inject(sock: net.Socket): void
-}> {
+  inject(sock: net.Socket, report?: (r: ConnectionReport) => void): void
+}
+
+/** Everything one server shares across its connections. */
+interface Shared {
+  o: ServeOptions
+  ssh: Server
+  instances: Instances
+  deps: AuthDeps
+  allowedGids: Set<number>
+  adminGids: Set<number>
+  forwardings: Set<Forwarding>
+  sockets: Set<net.Socket>
+  /** ssh2 reports a connection once its SSH identification arrived; found by peer address */
+  pending: Map<string, (client: Connection) => void>
+}
+
+/** Starts serving; resolves with the bound address, and `closed` when the server has stopped. */
+export async function startServe(o: ServeOptions): Promise<ServeHandle> {
   const keys = loadHostKeys(o.hostKeys)
   logger.debug(`host keys: ${keys.map((k) => `${k.path} (${k.type})`).join(', ')}`)
-  const allowedGids = groupIds(o.groups)
   const instances = new Instances(o.endpoint, o.defaultRemote)
-  const penalties = new Penalties(o.penalty)
   // forwarding devices of a server that was killed (kill -9) before it could remove them;
   // a worker (listen '') serves one connection and leaves this to its master
   if (o.listen !== '') await cleanStale(instances.client('local'))
-  const adminGids = groupIds(['incus-admin'])
-  const forwardings = new Set<Forwarding>()
-  const startups = new Startups(o.maxStartups)
-  const deps: AuthDeps = { checkPassword: o.checkPassword }
-  if (o.inauth) deps.instanceKeys = (t) => instanceKeys(instances, t)
-
-  const ssh = new Server({
-    hostKeys: keys.map((k) => k.pem),
-    algorithms: { cipher: ciphers() as never },
-    ident: 'burrow',
-    banner: o.banner?.replaceAll('[HOSTNAME]', hostname()),
-  })
-  const sockets = new Set<net.Socket>()
-  // ssh2 reports a connection once its SSH identification arrived; find ours by peer address
-  const pending = new Map<string, (client: Connection) => void>()
-  ssh.on('connection', (client, info) => {
+  const sh: Shared = {
+    o,
+    ssh: new Server({
+      hostKeys: keys.map((k) => k.pem),
+      algorithms: { cipher: ciphers() as never, kex: [...OFFERED_KEX] as never },
+      ident: 'burrow',
+      banner: o.banner?.replaceAll('[HOSTNAME]', hostname()),
+    }),
+    instances,
+    deps: authDeps(o, instances),
+    allowedGids: groupIds(o.groups),
+    adminGids: groupIds(['incus-admin']),
+    forwardings: new Set(),
+    sockets: new Set(),
+    pending: new Map(),
+  }
+  sh.ssh.on('connection', (client, info) => {
     const key = `${info.ip}|${info.port}`
-    const handler = pending.get(key)
-    pending.delete(key)
+    const handler = sh.pending.get(key)
+    sh.pending.delete(key)
     if (handler) handler(client)
     else client.end()
   })
-  const tcp = net.createServer((sock) => {
-    const ip = sock.remoteAddress ?? '?'
-    if (penalties.blocked(ip)) {
-      logger.info(`Refused connection from ${ip}: too many failed logins recently`)
-      return sock.destroy()
-    }
-    if (!startups.admit()) {
-      logger.info(
-        `Dropped connection from ${ip}: ${startups.pending} unauthenticated connections (--max-startups)`,
-      )
-      return sock.destroy()
-    }
-    sockets.add(sock)
-    accept(sock, ip)
-  })
-
-  function accept(sock: net.Socket, ip: string): void {
-    let released = false
-    const release = () => {
-      if (!released) startups.done()
-      released = true
-    }
-    let timedOut = false
-    const auth = new ConnectionAuth(
-      {
-        chains: o.chains,
-        noauth: o.noauth,
-        inauth: o.inauth,
-        allowedGids,
-        maxTries: o.maxAuthTries,
-        keyFiles: o.keyFiles,
-      },
-      deps,
-      ip,
-    )
-    const grace = o.loginGraceMs
-      ? setTimeout(() => {
-          timedOut = true
-          logger.info(`Timeout before authentication for ${ip} port ${sock.remotePort}`)
-          sock.destroy()
-        }, o.loginGraceMs)
-      : undefined
-    sock.once('close', () => {
-      sockets.delete(sock)
-      clearTimeout(grace)
-      release()
-      if (!auth.identity && (auth.failures > 0 || timedOut)) penalties.record(ip)
-    })
-    sock.on('error', (err) => logger.debug(`socket ${ip}: ${err.message}`))
-
-    const onConnection = (client: Connection) => {
-      client.on('error', (err) => logger.debug(`ssh ${ip}: ${err.message}`))
-      client.on('authentication', (ctx) => {
-        auth.handle(ctx).then(
-          (id) => {
-            if (!id && auth.failures >= o.maxAuthTries) {
-              logger.info(
-                `Too many authentication failures for ${JSON.stringify(ctx.username)} from ${ip}`,
-              )
-              client.end()
-            }
-          },
-          (err) => {
-            logger.error(err)
-            client.end()
-          },
-        )
-      })
-      client.on('ready', () => {
-        clearTimeout(grace)
-        release()
-        const id = auth.identity!
-        logger.info(
-          `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}`,
-        )
-        const connection = `${ip} ${sock.remotePort} ${sock.localAddress} ${sock.localPort}`
-        const mayJump = !!id.account && mayUseIncus(id.account, adminGids)
-        const forwarding = new Forwarding(client, id, instances, mayJump)
-        forwardings.add(forwarding)
-        client.once('close', () => void forwarding.close().then(() => forwardings.delete(forwarding)))
-        client.on('session', (acceptSession) => {
-          handleSession(acceptSession(), id, {
-            instances,
-            shell: o.shell,
-            acceptEnv: o.acceptEnv,
-            welcome: o.welcome,
-            connection,
-            createDefaults: o.createDefaults,
-            mux: o.mux,
-            checkHealth: o.checkHealth,
-            forwarding,
-          })
-        })
-      })
-    }
-    pending.set(`${ip}|${sock.remotePort}`, onConnection)
-    sock.once('close', () => pending.delete(`${ip}|${sock.remotePort}`))
-    ssh.injectSocket(sock)
+  const inject = (sock: net.Socket, report?: (r: ConnectionReport) => void) => {
+    sh.sockets.add(sock)
+    accept(sh, sock, sock.remoteAddress ?? '?', report ?? (() => {}))
   }
-
-  const inject = (sock: net.Socket) => {
-    sockets.add(sock)
-    accept(sock, sock.remoteAddress ?? '?')
+  const closeAll = async () => {
+    for (const s of sh.sockets) s.destroy()
+    // devices go before the process does
+    await Promise.all([...sh.forwardings].map((f) => f.close()))
+    // host-side sockets go with the process
+    removeRuntimeDir()
   }
   if (o.listen === '')
-    return {
-      address: { address: '', family: '', port: 0 },
-      inject,
-      close: async () => {
-        for (const s of sockets) s.destroy()
-        await Promise.all([...forwardings].map((f) => f.close()))
-        removeRuntimeDir()
-      },
+    return { address: { address: '', family: '', port: 0 }, inject, close: closeAll }
+  const tcp = await listenScreened(o, inject)
+  return {
+    address: tcp.address() as net.AddressInfo,
+    inject,
+    close: async () => {
+      const closed = new Promise<void>((resolve) => tcp.close(() => resolve()))
+      await closeAll()
+      await closed
+    },
+  }
+}
+
+function authDeps(o: ServeOptions, instances: Instances): AuthDeps {
+  const deps: AuthDeps = { checkPassword: o.checkPassword }
+  if (o.inauth) deps.instanceKeys = (t) => instanceKeys(instances, t)
+  if (o.instancePasswords) deps.checkInstancePassword = (t, pw) => instancePassword(instances, t, pw)
+  return deps
+}
+
+/**
+ * The listener: a source with too many failed connections is refused, and beyond MaxStartups
+ * new connections are dropped, both before any SSH is spoken.
+ */
+async function listenScreened(
+  o: ServeOptions,
+  inject: (sock: net.Socket, report: (r: ConnectionReport) => void) => void,
+): Promise<net.Server> {
+  const limits = new ConnectionLimits(o.maxStartups, o.penalty)
+  const tcp = net.createServer((sock) => {
+    const ip = sock.remoteAddress ?? '?'
+    const refused = limits.admit(ip)
+    if (refused) {
+      logger.info(refused)
+      return sock.destroy()
     }
+    inject(sock, limits.reporter(ip))
+  })
   const { host, port } = parseListen(o.listen)
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', (err) => reject(new Error(`Failed to listen on ${o.listen}: ${err.message}`)))
     tcp.listen({ host, port }, () => resolve())
   })
-  const address = tcp.address() as net.AddressInfo
-  return {
-    address,
-    inject,
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        tcp.close(() => resolve())
-        for (const s of sockets) s.destroy()
-      })
-      // devices and host-side sockets go before the process does
-      await Promise.all([...forwardings].map((f) => f.close()))
-      removeRuntimeDir()
+  return tcp
+}
+
+/** One connection: authentication within the grace time, then its sessions and forwarding. */
+function accept(sh: Shared, sock: net.Socket, ip: string, report: (r: ConnectionReport) => void) {
+  const { o } = sh
+  let timedOut = false
+  const auth = new ConnectionAuth(
+    {
+      chains: o.chains,
+      noauth: o.noauth,
+      inauth: o.inauth,
+      allowedGids: sh.allowedGids,
+      maxTries: o.maxAuthTries,
+      keyFiles: o.keyFiles,
     },
-  }
+    sh.deps,
+    ip,
+  )
+  const grace = o.loginGraceMs
+    ? setTimeout(() => {
+        timedOut = true
+        logger.info(`Timeout before authentication for ${ip} port ${sock.remotePort}`)
+        sock.destroy()
+      }, o.loginGraceMs)
+    : undefined
+  const peer = `${ip}|${sock.remotePort}`
+  sock.once('close', () => {
+    sh.sockets.delete(sock)
+    sh.pending.delete(peer)
+    clearTimeout(grace)
+    report({ closed: { failed: !auth.identity && (auth.failures > 0 || timedOut) } })
+  })
+  sock.on('error', (err) => logger.debug(`socket ${ip}: ${err.message}`))
+  sh.pending.set(peer, (client) => {
+    client.on('error', (err) => logger.debug(`ssh ${ip}: ${err.message}`))
+    client.on('authentication', (ctx) => {
+      auth.handle(ctx).then(
+        (id) => {
+          if (id || auth.failures < o.maxAuthTries) return
+          logger.info(`Too many authentication failures for ${JSON.stringify(ctx.username)} from ${ip}`)
+          client.end()
+        },
+        (err) => {
+          logger.error(err)
+          client.end()
+        },
+      )
+    })
+    client.on('ready', () => {
+      clearTimeout(grace)
+      report({ authenticated: true })
+      ready(sh, client, auth.identity!, sock, ip)
+    })
+  })
+  sh.ssh.injectSocket(sock)
+}
+
+/** An authenticated connection: its forwarding and its session channels. */
+function ready(sh: Shared, client: Connection, id: Identity, sock: net.Socket, ip: string) {
+  const { o } = sh
+  logger.info(
+    `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}`,
+  )
+  const connection = `${ip} ${sock.remotePort} ${sock.localAddress} ${sock.localPort}`
+  const mayJump = !!id.account && mayUseIncus(id.account, sh.adminGids)
+  const forwarding = new Forwarding(client, id, sh.instances, mayJump)
+  sh.forwardings.add(forwarding)
+  client.once('close', () => void forwarding.close().then(() => sh.forwardings.delete(forwarding)))
+  client.on('session', (acceptSession) => {
+    handleSession(acceptSession(), id, {
+      instances: sh.instances,
+      shell: o.shell,
+      acceptEnv: o.acceptEnv,
+      permitUserEnvironment: o.permitUserEnvironment,
+      welcome: o.welcome,
+      connection,
+      createDefaults: o.createDefaults,
+      mux: o.mux,
+      checkHealth: o.checkHealth,
+      forwarding,
+    })
+  })
 }
 
 /** --inauth: the keys in the instance user's ~/.ssh/authorized_keys, read with the file API. */
@@ -261,5 +293,17 @@ async function instanceKeys(
   } catch (err) {
     logger.debug(`instance keys for ${formatTarget(t)}: ${(err as Error).message}`)
     return []
+  }
+}
+
+/** --inauth with passwords: the instance user's entry in the instance's own /etc/shadow. */
+async function instancePassword(instances: Instances, t: Login, password: string): Promise<boolean> {
+  try {
+    const file = await instances.client(t.remote).readFile(t.instance, t.project, '/etc/shadow')
+    const { checkShadowText } = await import('./shadow')
+    return await checkShadowText(new TextDecoder().decode(file.content), t.instanceUser, password)
+  } catch (err) {
+    logger.debug(`instance password for ${formatTarget(t)}: ${(err as Error).message}`)
+    return false
   }
 }

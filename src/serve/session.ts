@@ -8,16 +8,16 @@ import { hostname } from 'node:os'
 import type { PseudoTtyInfo, ServerChannel, Session } from 'ssh2'
 import { BurrowError } from '../core/errors'
 import { logger } from '../core/log'
-import { Exec, IncusError, run } from '../backends/incus'
+import type { IncusClient } from '../backends/incus'
+import { IncusError } from '../backends/incus'
 import type { ShellMode } from './command'
-import { buildExec, envAllowed, killTreeCommand } from './command'
+import { buildExec, envAllowed } from './command'
 import type { Identity } from './auth'
-import type { Instances } from './instance'
+import type { InstanceUser, Instances } from './instance'
 import type { Login, Target } from './login'
 import { formatTarget } from './login'
 import type { CreateDefaults } from './create-config'
 import { prepareOrCreate } from './create'
-import type { ShellTerminal } from './incus-shell'
 import { checkIncusShell, runIncusShell } from './incus-shell'
 import type { TermMux } from './persistent'
 import { ensureMux } from './persistent'
@@ -25,11 +25,17 @@ import type { Forwarding } from './forward'
 import { withToolCheck } from './scp'
 import { hasSftpServer, SFTP_SERVER_COMMAND, serveNativeSftp } from './sftp'
 import { coalesceWrites } from './pipe'
+import type { SessionState } from './session-exec'
+import { finish, runExec, SIGNALS, stop } from './session-exec'
+import type { SessionCommand } from './policy'
+import { keyEnvironment, mayAllocatePty, mayForwardAgent, mayForwardX11, sessionCommand } from './policy'
 
 export interface SessionOptions {
   instances: Instances
   shell: ShellMode
   acceptEnv: string[]
+  /** apply the key's environment= options (--permit-user-environment) */
+  permitUserEnvironment?: boolean
   welcome?: string
   /** "client-ip client-port server-ip server-port" */
   connection: string
@@ -43,36 +49,40 @@ export interface SessionOptions {
   forwarding?: Forwarding
 }
 
-// RFC 4254 §6.10 names → Linux signal numbers (the same on x86 and arm)
-const SIGNALS: Record<string, number> = {
-  HUP: 1,
-  INT: 2,
-  QUIT: 3,
-  ILL: 4,
-  ABRT: 6,
-  FPE: 8,
-  KILL: 9,
-  USR1: 10,
-  SEGV: 11,
-  USR2: 12,
-  PIPE: 13,
-  ALRM: 14,
-  TERM: 15,
+export function handleSession(session: Session, id: Identity, opts: SessionOptions): void {
+  const st: SessionState = { id, opts, env: {}, marker: '', started: false, agent: false, sent: new Set() }
+  onSetupRequests(session, st)
+  // no 'sftp' listener: ssh2 then hands the sftp subsystem over as a raw channel
+  session.on('subsystem', (accept, reject, info) => {
+    if (info.name !== 'sftp' || st.started) return reject?.()
+    st.started = true
+    const channel = accept()
+    const run = sessionCommand(id, info.name)
+    if (run.forced) return void start(st, channel, run)
+    coalesceWrites(channel)
+    void sftpClient(st).then((client) =>
+      client
+        ? serveNativeSftp(channel, client, id.target.instance, id.target.project)
+        : start(st, channel, { command: SFTP_SERVER_COMMAND, env: {}, forced: false }),
+    )
+  })
+  session.on('shell', (accept) => {
+    st.started = true
+    void start(st, accept(), sessionCommand(id, undefined))
+  })
+  session.on('exec', (accept, _reject, info) => {
+    st.started = true
+    const run = sessionCommand(id, info.command)
+    if (!run.forced) run.command = withToolCheck(info.command, id.target.instance)
+    void start(st, accept(), run)
+  })
 }
 
-export function handleSession(session: Session, id: Identity, opts: SessionOptions): void {
-  let pty: { term: string; cols: number; rows: number } | undefined
-  const env: Record<string, string> = {}
-  let exec: Exec | undefined
-  let marker = ''
-  let started = false
-  let shellTerm: ShellTerminal | undefined
-  // signals forwarded to the process: an exit status of 128+N after one of them was that signal
-  const sent = new Set<number>()
-
+/** pty-req, window-change, env, signal, auth-agent-req and x11-req (policy.ts decides). */
+function onSetupRequests(session: Session, st: SessionState): void {
   session.on('pty', (accept, reject, info: PseudoTtyInfo) => {
-    if (id.key?.noPty) return reject?.()
-    pty = {
+    if (!mayAllocatePty(st.id)) return reject?.()
+    st.pty = {
       term: (info as PseudoTtyInfo & { term?: string }).term ?? 'xterm-256color',
       cols: info.cols || 80,
       rows: info.rows || 24,
@@ -80,14 +90,14 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
     accept?.()
   })
   session.on('window-change', (accept, _reject, info) => {
-    if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows })
-    exec?.resize(info.cols, info.rows)
-    shellTerm?.resize(info.cols, info.rows)
+    if (st.pty) Object.assign(st.pty, { cols: info.cols, rows: info.rows })
+    st.exec?.resize(info.cols, info.rows)
+    st.shellTerm?.resize(info.cols, info.rows)
     accept?.()
   })
   session.on('env', (accept, reject, info) => {
-    if (!started && envAllowed(info.key, opts.acceptEnv)) {
-      env[info.key] = info.val
+    if (!st.started && envAllowed(info.key, st.opts.acceptEnv)) {
+      st.env[info.key] = info.val
       return accept?.()
     }
     logger.debug(`env ${JSON.stringify(info.key)} refused`)
@@ -95,166 +105,123 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
   })
   session.on('signal', (accept, reject, info) => {
     const n = SIGNALS[info.name]
-    if (!exec || n === undefined) return reject?.()
-    sent.add(n)
-    exec.signal(n)
+    if (!st.exec || n === undefined) return reject?.()
+    st.sent.add(n)
+    st.exec.signal(n)
     accept?.()
   })
-  let agent = false
   session.on('auth-agent', (accept, reject) => {
-    if (!opts.forwarding || started) return reject?.()
-    agent = true
+    if (!st.opts.forwarding || st.started || !mayForwardAgent(st.id)) return reject?.()
+    st.agent = true
     accept?.()
   })
-  // no 'sftp' listener: ssh2 then hands the sftp subsystem over as a raw channel
-  session.on('subsystem', (accept, reject, info) => {
-    if (info.name !== 'sftp' || started) return reject?.()
-    started = true
-    const channel = accept()
-    coalesceWrites(channel)
-    // the instance's own sftp-server as the user; Incus's SFTP endpoint for root without one
-    void opts.instances
-      .prepare(asLogin(id.target))
-      .then(async ({ client, user }) =>
-        user.uid === 0 && !(await hasSftpServer(client, id.target.instance, id.target.project))
-          ? client
-          : undefined,
-      )
-      .catch(() => undefined)
-      .then((client) =>
-        client
-          ? serveNativeSftp(channel, client, id.target.instance, id.target.project)
-          : start(channel, SFTP_SERVER_COMMAND),
-      )
-  })
-  for (const ev of ['x11'] as const) {
-    session.on(ev as 'x11', (_accept, reject) => reject?.())
-  }
-  session.on('shell', (accept) => {
-    started = true
-    void start(accept(), undefined)
-  })
-  session.on('exec', (accept, _reject, info) => {
-    started = true
-    void start(accept(), withToolCheck(info.command, id.target.instance))
-  })
+  session.on('x11', (accept, reject) => (mayForwardX11(st.id) ? accept?.() : reject?.()))
+}
 
-  async function start(channel: ServerChannel, command: string | undefined): Promise<void> {
-    const nl = pty ? '\r\n' : '\n'
-    coalesceWrites(channel)
-    let closed = false
-    channel.on('close', () => {
-      closed = true
-      if (exec?.running) void stop(exec)
+/** the instance's own sftp-server as the user; Incus's SFTP endpoint for root without one */
+async function sftpClient(st: SessionState): Promise<IncusClient | undefined> {
+  const t = st.id.target
+  return st.opts.instances
+    .prepare(asLogin(t))
+    .then(async ({ client, user }) =>
+      user.uid === 0 && !(await hasSftpServer(client, t.instance, t.project)) ? client : undefined,
+    )
+    .catch(() => undefined)
+}
+
+/** Runs the session's command (or shell) and reports its exit; every failure is one line. */
+async function start(st: SessionState, channel: ServerChannel, run: SessionCommand): Promise<void> {
+  const nl = st.pty ? '\r\n' : '\n'
+  coalesceWrites(channel)
+  let closed = false
+  channel.on('close', () => {
+    closed = true
+    if (st.exec?.running) void stop(st, st.exec)
+  })
+  try {
+    const t = asLogin(st.id.target)
+    if (t.command === 'shell') {
+      if (run.forced)
+        throw new BurrowError('Failed to run %shell: this key may only run its command= (authorized_keys)')
+      checkIncusShell(t.hostUser, st.pty)
+      logger.info(`%shell for host user ${t.hostUser} (${st.opts.connection})`)
+      st.shellTerm = runIncusShell(channel, st.pty!, (code) => finish(channel, code, st.sent))
+      return
+    }
+    if (t.command !== undefined)
+      throw new BurrowError(
+        `Failed to run %${t.command}: host commands are not supported by this version of burrow serve`,
+      )
+    // a forced command replaces the persistent session's multiplexer too
+    const persistent = t.persistent && !run.forced
+    if (persistent && !st.pty)
+      throw new BurrowError('Failed to attach a persistent session: it needs a terminal (ssh -t)')
+    const target = await reachTarget(st, channel, t, persistent, nl, () => closed)
+    if (!target || closed) return
+    const { client, user } = target
+    if (run.command === undefined && st.opts.welcome) {
+      const text = template(st.opts.welcome, st.id).replace(/\r?\n$/, '')
+      channel.write(`${text.replace(/\r?\n/g, nl)}${nl}`)
+    }
+    st.marker = randomBytes(12).toString('hex')
+    const req = buildExec({
+      user,
+      mode: st.opts.shell,
+      command: run.command,
+      pty: st.pty,
+      persistent,
+      mux: st.opts.mux,
+      clientEnv: { ...st.env, ...keyEnvironment(st.id, !!st.opts.permitUserEnvironment), ...run.env },
+      connection: st.opts.connection,
+      marker: st.marker,
     })
-    try {
-      const t = asLogin(id.target)
-      if (t.command === 'shell') {
-        checkIncusShell(t.hostUser, pty)
-        logger.info(`%shell for host user ${t.hostUser} (${opts.connection})`)
-        shellTerm = runIncusShell(channel, pty!, (code) => finish(channel, code, sent))
-        return
-      }
-      if (t.command !== undefined)
-        throw new BurrowError(
-          `Failed to run %${t.command}: host commands are not supported by this version of burrow serve`,
-        )
-      if (t.persistent && !pty)
-        throw new BurrowError('Failed to attach a persistent session: it needs a terminal (ssh -t)')
-      await opts.checkHealth?.()
-      const { client, user } = await prepareOrCreate(
-        opts.instances,
-        id.target,
-        t,
-        opts.createDefaults,
-        (line) => pty && channel.stderr.write(`burrow: ${line}${nl}`),
-        // creation takes seconds: show its progress with or without a terminal
-        (line) => !closed && channel.stderr.write(`burrow: ${line}${nl}`),
-      ).catch(async (err) => {
-        // Incus unreachable (no HTTP status): let the health check say so in its one line
-        if (err instanceof IncusError && err.code === 0) await opts.checkHealth?.(true)
-        throw err
-      })
-      if (closed) return
-      if (t.persistent)
-        await ensureMux(client, t.instance, t.project, opts.mux ?? 'tmux', (line) =>
-          channel.stderr.write(`burrow: ${line}${nl}`),
-        )
-      if (closed) return
-      if (command === undefined && opts.welcome) {
-        const text = template(opts.welcome, id).replace(/\r?\n$/, '')
-        channel.write(`${text.replace(/\r?\n/g, nl)}${nl}`)
-      }
-      marker = randomBytes(12).toString('hex')
-      const req = buildExec({
-        user,
-        mode: opts.shell,
-        command,
-        pty,
-        persistent: t.persistent,
-        mux: opts.mux,
-        clientEnv: env,
-        connection: opts.connection,
-        marker,
-      })
-      if (agent && opts.forwarding)
-        req.environment = { ...req.environment, SSH_AUTH_SOCK: await opts.forwarding.agent(client, t, user) }
-      logger.debug(`exec in ${t.instance}: ${JSON.stringify(req.command)}`)
-      // a full SSH window pauses the websocket; frames already in flight still arrive, so only
-      // the first refusal arms the resume
-      const out = (stream: NodeJS.WritableStream) => {
-        let waiting = false
-        return (d: Uint8Array) => {
-          if (stream.write(d)) return true
-          if (!waiting) {
-            waiting = true
-            stream.once('drain', () => {
-              waiting = false
-              exec?.resumeOutput()
-            })
-          }
-          return false
-        }
-      }
-      exec = await Exec.start(client, t.instance, t.project, req, {
-        stdout: out(channel),
-        stderr: out(channel.stderr),
-      })
-      if (closed) return void stop(exec)
-      const e = exec
-      channel.on('data', (d: Buffer) => {
-        if (!e.write(d)) {
-          channel.pause()
-          void e.waitStdin().then(() => channel.resume())
-        }
-      })
-      channel.on('end', () => e.end())
-      const code = await e.exited
-      finish(channel, code, sent)
-    } catch (err) {
-      const msg =
-        err instanceof BurrowError
-          ? err.message
-          : `unexpected error: ${err instanceof Error ? err.message : String(err)}`
-      if (!(err instanceof BurrowError)) logger.error(err)
-      logger.info(`session for ${formatTarget(id.target)}: ${msg}`)
-      if (closed) return
-      channel.stderr.write(`burrow: ${msg}${nl}`)
-      finish(channel, 1, sent)
-    }
+    if (st.agent && st.opts.forwarding)
+      req.environment = { ...req.environment, SSH_AUTH_SOCK: await st.opts.forwarding.agent(client, t, user) }
+    logger.debug(`exec in ${t.instance}: ${JSON.stringify(req.command)}`)
+    await runExec(st, channel, client, t, req, () => closed)
+  } catch (err) {
+    const msg =
+      err instanceof BurrowError
+        ? err.message
+        : `unexpected error: ${err instanceof Error ? err.message : String(err)}`
+    if (!(err instanceof BurrowError)) logger.error(err)
+    logger.info(`session for ${formatTarget(st.id.target)}: ${msg}`)
+    if (closed) return
+    channel.stderr.write(`burrow: ${msg}${nl}`)
+    finish(channel, 1, st.sent)
   }
+}
 
-  /** The client went away while the command ran: kill it and everything it started. */
-  async function stop(e: Exec): Promise<void> {
-    e.close()
-    // a persistent session's multiplexer carries the marker too, and must outlive the connection
-    if (!marker || asLogin(id.target).persistent) return
-    try {
-      await run(e.client, id.target.instance, id.target.project, killTreeCommand(marker))
-    } catch (err) {
-      logger.debug(`kill session processes: ${(err as Error).message}`)
-    }
-  }
+/** The instance running (created when the login asks), its user, and the multiplexer. */
+async function reachTarget(
+  st: SessionState,
+  channel: ServerChannel,
+  t: Login,
+  persistent: boolean,
+  nl: string,
+  closed: () => boolean,
+): Promise<{ client: IncusClient; user: InstanceUser } | undefined> {
+  const { opts } = st
+  await opts.checkHealth?.()
+  const res = await prepareOrCreate(
+    opts.instances,
+    st.id.target,
+    t,
+    opts.createDefaults,
+    (line) => st.pty && channel.stderr.write(`burrow: ${line}${nl}`),
+    // creation takes seconds: show its progress with or without a terminal
+    (line) => !closed() && channel.stderr.write(`burrow: ${line}${nl}`),
+  ).catch(async (err) => {
+    // Incus unreachable (no HTTP status): let the health check say so in its one line
+    if (err instanceof IncusError && err.code === 0) await opts.checkHealth?.(true)
+    throw err
+  })
+  if (closed()) return undefined
+  if (persistent)
+    await ensureMux(res.client, t.instance, t.project, opts.mux ?? 'tmux', (line) =>
+      channel.stderr.write(`burrow: ${line}${nl}`),
+    )
+  return res
 }
 
 /** `+name` / `~name` logins as a plain login as root, for when the instance already exists */
@@ -269,17 +236,6 @@ export function asLogin(t: Target): Login {
     project: t.project,
     hostUser: t.hostUser,
   }
-}
-
-function finish(channel: ServerChannel, code: number, sent: Set<number>): void {
-  // stderr is a separate stream in ssh2: flush it before the channel's EOF and CLOSE
-  channel.stderr.end(() => {
-    const sig = code - 128
-    const name = Object.keys(SIGNALS).find((k) => SIGNALS[k] === sig)
-    if (name && sent.has(sig)) channel.exit(name, false, '')
-    else channel.exit(code < 0 ? 255 : code)
-    channel.end()
-  })
 }
 
 /** [INSTANCE_USER] [INSTANCE] [PROJECT] [REMOTE] [HOSTNAME] as in ssh2incus' banner and welcome */

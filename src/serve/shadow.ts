@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { timingSafeEqual } from 'node:crypto'
 import { logger } from '../core/log'
-
-const DAY_MS = 86_400_000
+import { accountRefusal } from './policy'
 
 export interface ShadowEntry {
   name: string
@@ -30,7 +29,8 @@ export function unusable(e: ShadowEntry, now = Date.now()): string | undefined {
   if (e.hash.startsWith('!') || e.hash.startsWith('*')) return 'account locked or without password'
   // a real crypt hash is `$id$...` or 13 chars of DES; shorter strings are placeholders
   if (e.hash.length < 13) return 'no usable hash'
-  if (e.expire !== undefined && Number.isFinite(e.expire) && e.expire * DAY_MS <= now)
+  // the same expiry rule as for every login method (policy.ts), for the instance's shadow too
+  if (e.expire !== undefined && Number.isFinite(e.expire) && accountRefusal(e.name, { locked: false, expireDay: e.expire }, now))
     return 'account expired'
   return undefined
 }
@@ -47,6 +47,11 @@ export async function checkPassword(
     logger.warn(`password auth: cannot read ${path}: ${(err as Error).message}`)
     return false
   }
+  return checkShadowText(text, name, password)
+}
+
+/** `password` against `name`'s entry in the shadow file content `text` (host or instance). */
+export async function checkShadowText(text: string, name: string, password: string): Promise<boolean> {
   const entry = parseShadow(text, name)
   const why = entry ? unusable(entry) : 'no shadow entry'
   if (why || !entry) {

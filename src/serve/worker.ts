@@ -9,6 +9,7 @@ import { Duplex } from 'node:stream'
 import { fail } from '../core/errors'
 import { logger } from '../core/log'
 import type { ServeArgs } from './run'
+import type { ConnectionReport } from './server'
 
 export const WORKER_ENV = 'BURROW_SERVE_WORKER'
 export const WORKER_FD = 3
@@ -95,12 +96,24 @@ export async function runWorker(args: ServeArgs): Promise<number> {
   const sock = await adoptSocket(WORKER_FD)
   logger.debug(`worker ${process.pid}: connection from ${sock.remoteAddress}:${sock.remotePort}`)
   const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()))
-  server.inject(sock)
+  server.inject(sock, (r) => tellMaster(r))
   await closed
   // session cleanup (killing a dropped command's processes) runs after the close; give it time
   await Bun.sleep(1500)
   await server.close()
   return 0
+}
+
+/**
+ * Reports to the master over the IPC channel it opened (master.ts enforces the limits). A master
+ * that was restarted is gone: the report is dropped and the session goes on.
+ */
+function tellMaster(r: ConnectionReport): void {
+  try {
+    process.send?.(r)
+  } catch (err) {
+    logger.debug(`report to the master: ${(err as Error).message}`)
+  }
 }
 
 /** The options that run.ts derives beyond serveOptions (creation, mux, remote, health). */

@@ -215,7 +215,7 @@ describe.skipIf(!incusAvailable())('serve: passwords, chains, instance keys, noa
     chmodSync(askpass, 0o755)
   })
   afterAll(() => {
-    Bun.spawnSync(['usermod', '-p', '!', HOST_IN])
+    Bun.spawnSync(['usermod', '-p', '*', HOST_IN])
     Bun.spawnSync(['rm', '-rf', dir])
   })
   const withPassword = (extra: string[] = []) => ({

@@ -41,6 +41,10 @@ export async function prepareTargets(): Promise<void> {
       const p = Bun.spawnSync([...args, ...(group ? ['-G', group] : []), name])
       if (p.exitCode !== 0) throw new Error(`useradd ${name}: ${p.stderr}`)
     }
+    // useradd leaves `!` (locked: sshd without PAM refuses every method, and so does serve);
+    // `*` is "no password" and keeps key logins working
+    if (!readFileSync('/etc/shadow', 'utf8').includes(`\n${name}:*:`))
+      Bun.spawnSync(['usermod', '-p', '*', name])
   }
   await Promise.all([
     ensureContainer({ name: C1, setup: C1_SETUP }),

@@ -29,8 +29,10 @@ function ownerOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // comm may contain spaces and parentheses: fields count from the last ')'
-    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-    return `${pid}-${Number(start).toString(36)}`
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // a killed process not yet reaped (its parent died with it) owns nothing any more
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined
+    return `${pid}-${Number(fields[19]).toString(36)}`
   } catch {
     return undefined
   }
