@@ -10,8 +10,8 @@ import type { Connection } from 'ssh2'
 import { fail } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
-import { groupIds, mayUseIncus } from './accounts'
-import type { AuthDeps, Method } from './auth'
+import { groupIds } from './accounts'
+import type { AuthDeps, Identity, Method } from './auth'
 import { ConnectionAuth } from './auth'
 import type { ShellMode } from './command'
 import { loadHostKeys } from './host-keys'
@@ -23,6 +23,8 @@ import { handleSession } from './session'
 import type { SessionOptions } from './session'
 import { Forwarding } from './forward'
 import { cleanStale } from '../backends/incus/proxy-device'
+import type { IncusAccess } from './policy'
+import { incusAccess, projectFor } from './policy'
 
 export interface ServeOptions {
   listen: string
@@ -87,7 +89,7 @@ export async function startServe(
   // forwarding devices of a server that was killed (kill -9) before it could remove them;
   // a worker (listen '') serves one connection and leaves this to its master
   if (o.listen !== '') await cleanStale(instances.client('local'))
-  const adminGids = groupIds(['incus-admin'])
+  const incusGroups = { admin: groupIds(['incus-admin']), user: groupIds(['incus']) }
   const forwardings = new Set<Forwarding>()
   const startups = new Startups(o.maxStartups)
   const deps: AuthDeps = { checkPassword: o.checkPassword }
@@ -180,18 +182,20 @@ export async function startServe(
       client.on('ready', () => {
         clearTimeout(grace)
         release()
-        const id = auth.identity!
+        const access = incusAccess(auth.identity!, incusGroups)
+        const id = inProject(auth.identity!, access)
         logger.info(
-          `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}`,
+          `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}, Incus as ${describeAccess(access)}`,
         )
         const connection = `${ip} ${sock.remotePort} ${sock.localAddress} ${sock.localPort}`
-        const mayJump = !!id.account && mayUseIncus(id.account, adminGids)
-        const forwarding = new Forwarding(client, id, instances, mayJump)
+        const mine = instances.as(access)
+        const forwarding = new Forwarding(client, id, mine, access)
         forwardings.add(forwarding)
         client.once('close', () => void forwarding.close().then(() => forwardings.delete(forwarding)))
         client.on('session', (acceptSession) => {
           handleSession(acceptSession(), id, {
-            instances,
+            instances: mine,
+            access,
             shell: o.shell,
             acceptEnv: o.acceptEnv,
             welcome: o.welcome,
@@ -240,6 +244,19 @@ export async function startServe(
       await Promise.all([...forwardings].map((f) => f.close()))
     },
   }
+}
+
+/** The login's project as the person's own incus client reads it (policy.ts projectFor). */
+function inProject(id: Identity, access: IncusAccess): Identity {
+  const project = projectFor(access, id.target.project)
+  return project === id.target.project ? id : { ...id, target: { ...id.target, project } }
+}
+
+function describeAccess(a: IncusAccess): string {
+  if (a.kind === 'admin') return a.root ? 'root (admin socket)' : `${a.account.name} (incus-admin: admin socket)`
+  if (a.kind === 'user') return `${a.account.name} (incus: certificate for ${a.project})`
+  if (a.kind === 'instance') return `the server for instance ${a.target.instance} only (--inauth)`
+  return `nobody (${a.reason})`
 }
 
 /** --inauth: the keys in the instance user's ~/.ssh/authorized_keys, read with the file API. */

@@ -22,6 +22,8 @@ import { checkIncusShell, runIncusShell } from './incus-shell'
 import type { TermMux } from './persistent'
 import { ensureMux } from './persistent'
 import type { Forwarding } from './forward'
+import type { IncusAccess } from './policy'
+import { mayUseIncusShell } from './policy'
 import { withToolCheck } from './scp'
 import { hasSftpServer, SFTP_SERVER_COMMAND, serveNativeSftp } from './sftp'
 import { coalesceWrites } from './pipe'
@@ -39,6 +41,8 @@ export interface SessionOptions {
   mux?: TermMux
   /** --healthcheck: throws one line while incusd is down; `recheck` after a failed request */
   checkHealth?: (recheck?: boolean) => Promise<void>
+  /** the connection's Incus identity (policy.ts incusAccess) */
+  access?: IncusAccess
   /** the connection's forwarding (agent sockets live there); undefined = no agent forwarding */
   forwarding?: Forwarding
 }
@@ -150,7 +154,7 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
     try {
       const t = asLogin(id.target)
       if (t.command === 'shell') {
-        checkIncusShell(t.hostUser, pty)
+        checkIncusShell(opts.access ? mayUseIncusShell(opts.access) : undefined, t.hostUser, pty)
         logger.info(`%shell for host user ${t.hostUser} (${opts.connection})`)
         shellTerm = runIncusShell(channel, pty!, (code) => finish(channel, code, sent))
         return
@@ -197,8 +201,14 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
         connection: opts.connection,
         marker,
       })
-      if (agent && opts.forwarding)
-        req.environment = { ...req.environment, SSH_AUTH_SOCK: await opts.forwarding.agent(client, t, user) }
+      if (agent && opts.forwarding) {
+        // Incus may refuse the proxy device (restricted projects block them): the session goes on
+        const sock = await opts.forwarding.agent(client, t, user).catch((err: Error) => {
+          channel.stderr.write(`burrow: agent forwarding unavailable: ${err.message}${nl}`)
+          return undefined
+        })
+        if (sock) req.environment = { ...req.environment, SSH_AUTH_SOCK: sock }
+      }
       logger.debug(`exec in ${t.instance}: ${JSON.stringify(req.command)}`)
       // a full SSH window pauses the websocket; frames already in flight still arrive, so only
       // the first refusal arms the resume
