@@ -71,6 +71,8 @@ describe.skipIf(!incusAvailable())('serve: jump host to burrow addresses', () =>
     const r = await w(s, `${FWD}+${HOST_IN}`, `unix%${sshd.socketPath}:22`)
     expect(r.out).toBe('')
     expect(s.log()).toContain(`jumps to unix%${sshd.socketPath} port 22 as host user ${HOST_IN}`)
+    // the child's failure is logged when it exits, just after the client saw the stream close
+    for (let i = 0; i < 50 && !/Permission denied/.test(s.log()); i++) await Bun.sleep(100)
     expect(s.log()).toMatch(/Permission denied/)
   })
 
