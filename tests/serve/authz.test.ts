@@ -211,6 +211,12 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
     expect(await w(s, 'root', `incus%${OTHER}.${OTHER_PROJECT}:7001`)).toBe('hello-other\n')
   })
 
+  test("incus member: forwarding devices are Incus's to allow (restricted projects block them)", async () => {
+    expect(await w(s, `${MINE}+${INC}`, `incus%${MINE}:7001`)).toBe('')
+    for (let i = 0; i < 50 && !s.log().includes('Proxy devices are forbidden'); i++) await Bun.sleep(100)
+    expect(s.log()).toContain(`project "user-${uidInc}": Proxy devices are forbidden`)
+  })
+
   test('incus-admin member: the admin socket, every project', async () => {
     const r = await ssh(s, `${OTHER}.${OTHER_PROJECT}+${ADM}`, NAME)
     expect(r).toMatchObject({ code: 0, stdout: `${OTHER}\n` })
