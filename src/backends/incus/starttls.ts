@@ -11,7 +11,7 @@
  */
 import net from 'node:net'
 import tls from 'node:tls'
-import { rmSync } from 'node:fs'
+import { chmodSync, rmSync } from 'node:fs'
 import { logger } from '../../core/log'
 
 export interface StartTlsCredentials {
@@ -70,6 +70,8 @@ export class StartTlsBridge {
       this.#server.once('error', reject)
       this.#server.listen(path, () => {
         this.#server.off('error', reject)
+        // its folder is root's 0700 already; the socket itself says so too
+        chmodSync(path, 0o600)
         resolve()
       })
     })
