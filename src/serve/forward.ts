@@ -247,16 +247,19 @@ async function linkAsUser(
   link: { path: string; user: InstanceUser },
 ): Promise<Forward> {
   const as = { user: link.user.uid, group: link.user.gid, cwd: link.user.home }
-  const res = await run(client, t.instance, t.project, ['/bin/sh', '-c', LINK, 'sh', target, link.path], as)
+  const sh = (script: string) =>
+    run(client, t.instance, t.project, ['/bin/sh', '-c', script, 'sh', target, link.path], as)
+  const res = await sh(LINK)
   if (res.code !== 0) {
     await fwd.remove()
-    throw new Error(`cannot create ${link.path} as ${link.user.name}: ${res.stderr.trim() || `exit status ${res.code}`}`)
+    const why = res.stderr.trim() || `exit status ${res.code}`
+    throw new Error(`cannot create ${link.path} as ${link.user.name}: ${why}`)
   }
   return {
     ...fwd,
     remove: async () => {
       await fwd.remove()
-      const r = await run(client, t.instance, t.project, ['/bin/sh', '-c', UNLINK, 'sh', target, link.path], as)
+      const r = await sh(UNLINK)
       if (r.code !== 0) logger.debug(`unlink ${link.path} in ${t.instance}: ${r.stderr.trim()}`)
     },
   }

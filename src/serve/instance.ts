@@ -76,7 +76,8 @@ export class Instances {
     remote ||= this.defaultRemote
     const refused = mayUseRemote(this.access, remote)
     if (refused) throw new TargetError(`Failed to use Incus: ${refused}`)
-    if (this.access.kind === 'none') throw new TargetError(`Failed to use Incus: ${this.access.reason}`)
+    if (this.access.kind === 'none')
+      throw new TargetError(`Failed to use Incus: ${this.access.reason}`)
     const key = `${this.#who}\0${remote}`
     let c = this.#clients.get(key)
     if (!c) {

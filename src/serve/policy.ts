@@ -97,7 +97,9 @@ export function mayUseIncusShell(access: IncusAccess): string | undefined {
 export function jumpAs(access: IncusAccess): { account: Account } | { refused: string } {
   if (access.kind === 'admin' || access.kind === 'user') return { account: access.account }
   if (access.kind === 'instance')
-    return { refused: `an identity admitted by ${access.target.instance}'s own keys may only forward inside it` }
+    return {
+      refused: `an identity admitted by ${access.target.instance}'s own keys may only forward inside it`,
+    }
   return { refused: access.reason }
 }
 

@@ -185,7 +185,8 @@ export async function startServe(
         const access = incusAccess(auth.identity!, incusGroups)
         const id = inProject(auth.identity!, access)
         logger.info(
-          `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}, Incus as ${describeAccess(access)}`,
+          `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}` +
+            `, Incus as ${describeAccess(access)}`,
         )
         const connection = `${ip} ${sock.remotePort} ${sock.localAddress} ${sock.localPort}`
         const mine = instances.as(access)
@@ -253,7 +254,8 @@ function inProject(id: Identity, access: IncusAccess): Identity {
 }
 
 function describeAccess(a: IncusAccess): string {
-  if (a.kind === 'admin') return a.root ? 'root (admin socket)' : `${a.account.name} (incus-admin: admin socket)`
+  if (a.kind === 'admin')
+    return a.root ? 'root (admin socket)' : `${a.account.name} (incus-admin: admin socket)`
   if (a.kind === 'user') return `${a.account.name} (incus: certificate for ${a.project})`
   if (a.kind === 'instance') return `the server for instance ${a.target.instance} only (--inauth)`
   return `nobody (${a.reason})`

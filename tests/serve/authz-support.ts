@@ -13,7 +13,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { incus } from '../../src/backends/incus/testing'
+import net from 'node:net'
+import { run } from '../../src/backends/incus'
+import { incus, testClient } from '../../src/backends/incus/testing'
+import type { Serve } from './support'
+import { sshArgs } from './support'
 
 export function uidOf(name: string): number {
   const p = Bun.spawnSync(['id', '-u', name])
@@ -127,3 +131,80 @@ export function removeIncusUserFiles(uid: number): void {
 export function readText(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : ''
 }
+
+export async function sh(name: string, project: string, script: string, as?: { user: number; group: number }) {
+  return run(testClient(), name, project, ['/bin/sh', '-c', script], as ?? {})
+}
+
+/** a socat daemon inside an instance, started once per container boot */
+export async function daemonIn(name: string, project: string, tag: string, socat: string): Promise<void> {
+  const r = await sh(
+    name,
+    project,
+    // only processes named socat: this very shell's command line holds the tag too
+    `pgrep -a -x socat | grep -qF '${tag}' || setsid -f socat ${socat} </dev/null >/dev/null 2>&1`,
+  )
+  if (r.code !== 0) throw new Error(`daemon in ${name}: ${r.stderr}`)
+}
+
+/** `ssh -W DEST`: what the destination sends first (empty when the stream is refused or closed) */
+export async function w(serve: Serve, login: string, dest: string, key?: string): Promise<string> {
+  const p = Bun.spawn([...sshArgs(serve, login, ['-W', dest], key)], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const reader = p.stdout.getReader()
+  const first = await Promise.race([reader.read(), Bun.sleep(5000).then(() => undefined)])
+  p.kill()
+  await p.exited
+  return first?.value ? new TextDecoder().decode(first.value) : ''
+}
+
+/** First bytes from 127.0.0.1:port, '' when the stream closes without any; null if never up. */
+export async function firstBytes(port: number, ms = 4000): Promise<string | null> {
+  const end = Date.now() + ms
+  for (;;) {
+    const got = await new Promise<string | null>((resolve) => {
+      const c = net.connect(port, '127.0.0.1')
+      let data = ''
+      let connected = false
+      c.on('connect', () => (connected = true))
+      c.on('data', (d) => {
+        data += d.toString()
+        c.destroy()
+        resolve(data)
+      })
+      c.on('error', () => resolve(connected ? data : null))
+      c.on('close', () => resolve(connected ? data : null))
+      setTimeout(() => {
+        c.destroy()
+        resolve(connected ? data : null)
+      }, 3000)
+    })
+    if (got !== null || Date.now() > end) return got
+    await Bun.sleep(100)
+  }
+}
+
+export function backgroundSsh(serve: Serve, login: string, extra: string[]) {
+  return Bun.spawn([...sshArgs(serve, login, ['-N', '-o', 'ExitOnForwardFailure=yes', ...extra])], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+}
+
+export async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await check()) return true
+    await Bun.sleep(100)
+  }
+  return false
+}
+
+export const burrowDevices = async (name: string, project: string) =>
+  (await incus('config', 'device', 'list', name, '--project', project))
+    .split('\n')
+    .filter((l) => l.startsWith('burrow-'))

@@ -6,15 +6,29 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import { join } from 'node:path'
 import { IncusClient } from '../../src/backends/incus/client'
 import { userEndpoint } from '../../src/backends/incus/endpoint'
-import { run } from '../../src/backends/incus'
-import { ensureContainer, incus, incusAvailable, testClient } from '../../src/backends/incus/testing'
-import { ensureHostUser, removeIncusUserFiles, setupIncusUser } from './authz-support'
+import {
+  ensureContainer,
+  incus,
+  incusAvailable,
+  testClient,
+} from '../../src/backends/incus/testing'
+import {
+  backgroundSsh,
+  burrowDevices,
+  daemonIn,
+  ensureHostUser,
+  firstBytes,
+  removeIncusUserFiles,
+  setupIncusUser,
+  sh,
+  until,
+  w,
+} from './authz-support'
 import type { Serve } from './support'
-import { ssh, sshArgs, startServe } from './support'
+import { ssh, startServe } from './support'
 
 const ADM = 'bsz-adm' // incus-admin
 const INC = 'bsz-inc' // incus, set up as incus-user would
@@ -41,83 +55,6 @@ let inauth: Serve
 let create: Serve
 let dir: string
 const hostDaemons: ReturnType<typeof Bun.spawn>[] = []
-
-async function sh(name: string, project: string, script: string, as?: { user: number; group: number }) {
-  return run(testClient(), name, project, ['/bin/sh', '-c', script], as ?? {})
-}
-
-/** a socat daemon inside an instance, started once per container boot */
-async function daemonIn(name: string, project: string, tag: string, socat: string): Promise<void> {
-  const r = await sh(
-    name,
-    project,
-    // only processes named socat: this very shell's command line holds the tag too
-    `pgrep -a -x socat | grep -qF '${tag}' || setsid -f socat ${socat} </dev/null >/dev/null 2>&1`,
-  )
-  if (r.code !== 0) throw new Error(`daemon in ${name}: ${r.stderr}`)
-}
-
-/** `ssh -W DEST`: what the destination sends first (empty when the stream is refused or closed) */
-async function w(serve: Serve, login: string, dest: string, key?: string): Promise<string> {
-  const p = Bun.spawn([...sshArgs(serve, login, ['-W', dest], key)], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const reader = p.stdout.getReader()
-  const first = await Promise.race([reader.read(), Bun.sleep(5000).then(() => undefined)])
-  p.kill()
-  await p.exited
-  return first?.value ? new TextDecoder().decode(first.value) : ''
-}
-
-/** First bytes from 127.0.0.1:port, '' when the stream closes without any; null if never up. */
-async function firstBytes(port: number, ms = 4000): Promise<string | null> {
-  const end = Date.now() + ms
-  for (;;) {
-    const got = await new Promise<string | null>((resolve) => {
-      const c = net.connect(port, '127.0.0.1')
-      let data = ''
-      let connected = false
-      c.on('connect', () => (connected = true))
-      c.on('data', (d) => {
-        data += d.toString()
-        c.destroy()
-        resolve(data)
-      })
-      c.on('error', () => resolve(connected ? data : null))
-      c.on('close', () => resolve(connected ? data : null))
-      setTimeout(() => {
-        c.destroy()
-        resolve(connected ? data : null)
-      }, 3000)
-    })
-    if (got !== null || Date.now() > end) return got
-    await Bun.sleep(100)
-  }
-}
-
-function backgroundSsh(serve: Serve, login: string, extra: string[]) {
-  return Bun.spawn([...sshArgs(serve, login, ['-N', '-o', 'ExitOnForwardFailure=yes', ...extra])], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-}
-
-async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return true
-    await Bun.sleep(100)
-  }
-  return false
-}
-
-const burrowDevices = async (name: string, project: string) =>
-  (await incus('config', 'device', 'list', name, '--project', project))
-    .split('\n')
-    .filter((l) => l.startsWith('burrow-'))
 
 describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', () => {
   beforeAll(async () => {

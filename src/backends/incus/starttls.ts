@@ -38,14 +38,20 @@ export function connectStartTls(socket: string, creds: StartTlsCredentials): Pro
     raw.once('connect', () => {
       raw.write('STARTTLS\n')
       // the server's certificate is compared by fingerprint below, as incus-user pins it
-      const t = tls.connect({ socket: raw, cert: creds.cert, key: creds.key, rejectUnauthorized: false })
+      const t = tls.connect({
+        socket: raw,
+        cert: creds.cert,
+        key: creds.key,
+        rejectUnauthorized: false,
+      })
       t.once('error', reject)
       t.once('secureConnect', () => {
         const der = t.getPeerCertificate(false)?.raw
         const got = der ? sha256(der) : ''
         if (got !== pinned) {
           t.destroy()
-          return reject(new Error(`server certificate ${got || '(none)'} is not the daemon's ${pinned}`))
+          const why = `server certificate ${got || '(none)'} is not the daemon's ${pinned}`
+          return reject(new Error(why))
         }
         t.off('error', reject)
         resolve(t)
@@ -91,7 +97,8 @@ export class StartTlsBridge {
         local.resume()
       },
       (err) => {
-        logger.info(`Failed to reach incusd on ${this.socket} with a client certificate: ${(err as Error).message}`)
+        const why = (err as Error).message
+        logger.info(`Failed to reach incusd on ${this.socket} with a client certificate: ${why}`)
         local.destroy()
       },
     )
