@@ -254,6 +254,8 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
   test('-R to a socket path: made by the user, cleanup never follows a folder the user swapped', async () => {
     const asAlice = { user: alice.uid, group: alice.gid }
     const reset = 'rm -rf /home/alice/d /home/alice/d.old && install -d -o alice -g alice /home/alice/d'
+    const victim = 'mkdir -p /bsz-victim && chmod 755 /bsz-victim && echo precious > /bsz-victim/s.sock'
+    expect((await sh(DEF, 'default', victim)).code).toBe(0)
     expect((await sh(DEF, 'default', reset)).code).toBe(0)
     const link = '/home/alice/d/s.sock'
     const fwd = backgroundSsh(s, `alice@${DEF}`, ['-R', `${link}:127.0.0.1:9`])
