@@ -70,6 +70,12 @@ fi
 [ -x /usr/libexec/incus/incusd ] || die "/usr/libexec/incus/incusd missing after install"
 
 # --- daemon -----------------------------------------------------------------
+# The Debian package's groups: `incus-admin` owns the admin socket (full control, as on a packaged
+# host), `incus` is for incus-user's restricted projects. `burrow serve` maps its logins onto them
+# (docs/security.md), so the socket's group must be the real one, not root.
+for g in incus incus-admin; do
+  getent group "$g" >/dev/null || run "groupadd $g" groupadd --system "$g"
+done
 incus_ok() { timeout 10 incus info >/dev/null 2>&1; }
 if incus_ok; then
   step "incusd: already answering"
@@ -86,7 +92,7 @@ else
         fd=${f##*/}
         if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
       done
-      exec setsid /usr/libexec/incus/incusd --group root --logfile "$INCUS_LOG" </dev/null >>"$INCUS_LOG.out" 2>&1
+      exec setsid /usr/libexec/incus/incusd --group incus-admin --logfile "$INCUS_LOG" </dev/null >>"$INCUS_LOG.out" 2>&1
     ) &
   fi
   deadline=$((SECONDS + WAIT_SECONDS))

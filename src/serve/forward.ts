@@ -4,6 +4,7 @@
  * (direct-streamlocal), `-R` (tcpip-forward) and `-R` to a socket path (streamlocal-forward),
  * and the agent socket. Every device is removed when the connection ends.
  */
+import { randomBytes } from 'node:crypto'
 import type { Connection, ServerChannel } from 'ssh2'
 import { logger } from '../core/log'
 import type { IncusClient } from '../backends/incus'
@@ -16,7 +17,8 @@ import type { InstanceUser, Instances } from './instance'
 import { jumpAddress, relayJump } from './jump'
 import type { Login } from './login'
 import { join } from './pipe'
-import { listenRefusal, openRefusal, socketRefusal } from './policy'
+import type { IncusAccess } from './policy'
+import { connectAs, jumpAs, listenInside, listenRefusal, openRefusal, projectFor, socketRefusal } from './policy'
 import { asLogin } from './session'
 
 type Accept = () => ServerChannel
@@ -33,9 +35,9 @@ export class Forwarding {
   constructor(
     readonly conn: Connection,
     readonly id: Identity,
+    /** the instances as this connection's Incus identity reaches them */
     readonly instances: Instances,
-    /** may use destinations other than Incus instances (root or incus-admin on this host) */
-    readonly mayJump: boolean,
+    readonly access: IncusAccess,
   ) {
     conn.on(
       'tcpip',
@@ -83,37 +85,27 @@ export class Forwarding {
     if (keyRefused) return this.#refuse(reject, `forward to ${host}:${port}`, new Error(keyRefused))
     const addr = jumpAddress(host, port)
     if (addr && addr.kind === 'incus') {
+      const project = projectFor(this.access, addr.project)
+      this.instances.checkReach(addr.remote, addr.instance, project)
       const client = this.instances.client(addr.remote)
-      return this.#through(
-        accept,
-        client,
-        addr.instance,
-        addr.project,
-        tcpTarget('127.0.0.1', addr.port),
-      )
+      return this.#through(accept, client, addr.instance, project, tcpTarget('127.0.0.1', addr.port))
     }
     if (addr) {
-      if (!this.mayJump)
-        return this.#refuse(
-          reject,
-          `jump to ${host}`,
-          new Error('only root and incus-admin members may use non-Incus destinations'),
-        )
-      logger.info(`${this.id.login} jumps to ${host} port ${port}`)
-      return relayJump(accept(), host, port)
+      const who = jumpAs(this.access)
+      if ('refused' in who) return this.#refuse(reject, `jump to ${host}`, new Error(who.refused))
+      logger.info(`${this.id.login} jumps to ${host} port ${port} as host user ${who.account.name}`)
+      return relayJump(accept(), host, port, who.account)
     }
-    const { client, t } = await this.#target()
-    await this.#through(accept, client, t.instance, t.project, tcpTarget(host, port))
+    const { client, user, t } = await this.#target()
+    await this.#through(accept, client, t.instance, t.project, tcpTarget(host, port), connectAs(user))
   }
 
   async #directUnix(accept: Accept, path: string): Promise<void> {
     const keyRefused = socketRefusal(this.id)
     if (keyRefused) throw new Error(keyRefused)
     const { client, user, t } = await this.#target()
-    // the device connects as root: only let a user reach sockets it could open itself
-    if (user.uid !== 0)
-      await this.#check(client, t, user, ['test', '-w', path], `no write access to ${path}`)
-    await this.#through(accept, client, t.instance, t.project, `unix:${path}`)
+    // the device connects as the instance user: the instance's kernel decides (policy.ts connectAs)
+    await this.#through(accept, client, t.instance, t.project, `unix:${path}`, connectAs(user))
   }
 
   async #through(
@@ -122,11 +114,12 @@ export class Forwarding {
     instance: string,
     project: string,
     connect: string,
+    as?: { uid: number; gid: number },
   ): Promise<void> {
-    const key = `${project}/${instance} ${connect}`
+    const key = `${project}/${instance} ${connect} ${as?.uid ?? 0}`
     let f = this.#open.get(key)
     if (!f) {
-      f = openForward(client, instance, project, connect)
+      f = openForward(client, instance, project, connect, as)
       this.#open.set(key, f)
       f.catch(() => this.#open.delete(key))
     }
@@ -135,17 +128,6 @@ export class Forwarding {
     if (this.#closed) return void (await fwd.remove())
     const sock = await connectForward(fwd)
     join(sock, accept())
-  }
-
-  async #check(
-    client: IncusClient,
-    t: Login,
-    user: InstanceUser,
-    argv: string[],
-    reason: string,
-  ): Promise<void> {
-    const res = await run(client, t.instance, t.project, argv, { user: user.uid, group: user.gid })
-    if (res.code !== 0) throw new Error(reason)
   }
 
   async #request(
@@ -183,21 +165,14 @@ export class Forwarding {
       const keyRefused = socketRefusal(this.id)
       if (keyRefused) throw new Error(keyRefused)
       const { client, user, t } = await this.#target()
-      if (user.uid !== 0)
-        await this.#check(
-          client,
-          t,
-          user,
-          ['sh', '-c', 'test -w "$(dirname "$1")"', 'sh', path],
-          `no write access to the folder of ${path}`,
-        )
       await this.#listenOn(
         client,
         t,
         `unix:${path}`,
-        `unix:${path}`,
+        listenInside(user) === 'as-root' ? `unix:${path}` : `unix:${privateSocket()}`,
         { uid: user.uid, gid: user.gid, mode: '0600' },
         (ch) => this.conn.openssh_forwardOutStreamLocal(path, ch),
+        listenInside(user) === 'as-user' ? { path, user } : undefined,
       )
       return accept?.()
     }
@@ -211,11 +186,13 @@ export class Forwarding {
     listen: string,
     owner: { uid?: number; gid?: number; mode?: string },
     open: (cb: (err: Error | undefined, ch: ServerChannel) => void) => void,
+    /** the user's own path, linked to `listen` by the user itself (policy.ts listenInside) */
+    link?: { path: string; user: InstanceUser },
   ): Promise<void> {
     if (this.#listen.has(key)) throw new Error(`${key} is already forwarded`)
     const f = listenForward(client, t.instance, t.project, listen, owner, (sock) =>
       open((err, ch) => (err ? sock.destroy() : join(sock, ch))),
-    )
+    ).then((fwd) => (link ? linkAsUser(client, t, fwd, listen.slice(5), link) : fwd))
     this.#listen.set(key, f)
     f.catch(() => this.#listen.delete(key))
     await f
@@ -256,5 +233,42 @@ export class Forwarding {
           .catch((err) => logger.debug(`remove forwarding: ${(err as Error).message}`)),
       ),
     )
+  }
+}
+
+/** a socket path in the instance's /run, which only root may write */
+function privateSocket(): string {
+  return `/run/burrow-fwd-${randomBytes(9).toString('hex')}.sock`
+}
+
+// run as the instance user: the user's rights decide where the link may go and what it replaces
+const LINK = 'ln -s -- "$1" "$2"'
+// removes the link only while it is still ours; as the user, so a swapped folder gains nothing
+const UNLINK = '[ "$(readlink -- "$2")" = "$1" ] && rm -f -- "$2"; exit 0'
+
+/** Makes `link.path` a symlink to the private socket, as the user; undoes it on remove(). */
+async function linkAsUser(
+  client: IncusClient,
+  t: Login,
+  fwd: Forward,
+  target: string,
+  link: { path: string; user: InstanceUser },
+): Promise<Forward> {
+  const as = { user: link.user.uid, group: link.user.gid, cwd: link.user.home }
+  const sh = (script: string) =>
+    run(client, t.instance, t.project, ['/bin/sh', '-c', script, 'sh', target, link.path], as)
+  const res = await sh(LINK)
+  if (res.code !== 0) {
+    await fwd.remove()
+    const why = res.stderr.trim() || `exit status ${res.code}`
+    throw new Error(`cannot create ${link.path} as ${link.user.name}: ${why}`)
+  }
+  return {
+    ...fwd,
+    remove: async () => {
+      await fwd.remove()
+      const r = await sh(UNLINK)
+      if (r.code !== 0) logger.debug(`unlink ${link.path} in ${t.instance}: ${r.stderr.trim()}`)
+    },
   }
 }

@@ -25,10 +25,11 @@ const LOOP = [
 ].join('\n')
 
 /** Throws one line when the login may not have the shell; otherwise runs it until it ends. */
-export function checkIncusShell(hostUser: string, pty: unknown): void {
-  if (hostUser !== 'root')
+export function checkIncusShell(refused: string | undefined, hostUser: string, pty: unknown): void {
+  // policy.ts mayUseIncusShell decides; without a decision (no access known) only root's name
+  if (refused || hostUser !== 'root')
     throw new BurrowError(
-      `Failed to run %shell: only root may use the Incus shell (logged in as host user ${hostUser})`,
+      `Failed to run %shell: ${refused ?? 'only root may use the Incus shell'} (logged in as host user ${hostUser})`,
     )
   if (!pty) throw new BurrowError('Failed to run %shell: it needs a terminal (ssh -t)')
 }

@@ -7,8 +7,11 @@ import { BurrowError } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
 import { IncusClient, IncusError, remoteEndpoint, run } from '../backends/incus'
+import { userEndpoint } from '../backends/incus/endpoint'
 import type { Account } from './accounts'
 import type { Login } from './login'
+import type { IncusAccess } from './policy'
+import { mayReachInstance, mayUseRemote } from './policy'
 
 /** an account inside the instance; gids as `id -G` prints them there, primary first */
 export interface InstanceUser extends Account {
@@ -33,28 +36,70 @@ const LOOKUP = [
   'command -v setpriv || echo',
 ].join('\n')
 
+/** the server's own access: root's, for housekeeping and for --inauth key lookups */
+const SERVER: IncusAccess = {
+  kind: 'admin',
+  root: true,
+  account: { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh', gids: [0] },
+}
+
+/**
+ * Instances as one Incus identity sees them (policy.ts incusAccess): `as(access)` gives the view
+ * of one connection; clients and user lookups are cached per identity, shared by the views.
+ */
 export class Instances {
-  readonly #clients = new Map<string, IncusClient>()
-  readonly #users = new Map<string, { at: number; user: InstanceUser }>()
+  readonly #clients: Map<string, IncusClient>
+  readonly #users: Map<string, { at: number; user: InstanceUser }>
 
   constructor(
     readonly endpointOptions: EndpointOptions,
     /** -r/--remote: used when the login names no remote (`local:` still means the default) */
     readonly defaultRemote = '',
-  ) {}
+    readonly access: IncusAccess = SERVER,
+    shared?: Instances,
+  ) {
+    this.#clients = shared ? shared.#clients : new Map()
+    this.#users = shared ? shared.#users : new Map()
+  }
+
+  /** The same instances as `access` reaches them. */
+  as(access: IncusAccess): Instances {
+    return new Instances(this.endpointOptions, this.defaultRemote, access, this)
+  }
+
+  /** which certificate or socket this view's requests carry, for the caches */
+  get #who(): string {
+    return this.access.kind === 'user' ? `cert:${this.access.account.uid}` : 'admin'
+  }
 
   client(remote: string): IncusClient {
     remote ||= this.defaultRemote
-    let c = this.#clients.get(remote)
+    const refused = mayUseRemote(this.access, remote)
+    if (refused) throw new TargetError(`Failed to use Incus: ${refused}`)
+    if (this.access.kind === 'none')
+      throw new TargetError(`Failed to use Incus: ${this.access.reason}`)
+    const key = `${this.#who}\0${remote}`
+    let c = this.#clients.get(key)
     if (!c) {
       try {
-        c = new IncusClient(remoteEndpoint(remote, this.endpointOptions))
+        const a = this.access
+        c = new IncusClient(
+          a.kind === 'user'
+            ? userEndpoint(a.account.uid, a.account.name, this.endpointOptions)
+            : remoteEndpoint(remote, this.endpointOptions),
+        )
       } catch (err) {
         throw new TargetError((err as Error).message)
       }
-      this.#clients.set(remote, c)
+      this.#clients.set(key, c)
     }
     return c
+  }
+
+  /** Throws one line when this identity may not use that instance at all (policy.ts). */
+  checkReach(remote: string, instance: string, project: string): void {
+    const refused = mayReachInstance(this.access, remote, instance, project)
+    if (refused) throw new TargetError(`Failed to use instance ${instance}: ${refused}`)
   }
 
   /** The instance running (starting it if it is stopped) and the login's instance user. */
@@ -62,6 +107,7 @@ export class Instances {
     t: Login,
     notice: (line: string) => void = () => {},
   ): Promise<{ client: IncusClient; user: InstanceUser }> {
+    this.checkReach(t.remote, t.instance, t.project)
     const client = this.client(t.remote)
     const where = `${t.remote ? `${t.remote}:` : ''}${t.instance}${t.project === 'default' ? '' : ` in project ${t.project}`}`
     let info
@@ -87,7 +133,7 @@ export class Instances {
   }
 
   async user(client: IncusClient, t: Login): Promise<InstanceUser> {
-    const key = `${t.remote}\0${t.project}\0${t.instance}\0${t.instanceUser}`
+    const key = `${this.#who}\0${t.remote}\0${t.project}\0${t.instanceUser}\0${t.instance}`
     const hit = this.#users.get(key)
     if (hit && Date.now() - hit.at < USER_TTL_MS) return hit.user
     const res = await run(

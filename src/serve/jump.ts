@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process'
 import type { ServerChannel } from 'ssh2'
 import type { Address } from '../core/address'
+import type { Account } from './accounts'
 import { selfArgv } from '../core/self'
 import { parseAddress } from '../core/registry'
 import { logger } from '../core/log'
@@ -23,11 +24,28 @@ export function jumpAddress(host: string, port: number): Address | undefined {
   return addr.kind === 'tcp' ? undefined : addr
 }
 
-/** Relays `channel` to the address through `burrow proxy --pump HOST PORT`. */
-export function relayJump(channel: ServerChannel, host: string, port: number): void {
-  const [cmd, ...pre] = selfArgv()
-  const child = spawn(cmd!, [...pre, 'proxy', '--pump', host, String(port)], {
+/**
+ * argv that runs `argv` as the host account (policy.ts jumpAs): real and effective uid and gid,
+ * and exactly the account's groups, via util-linux setpriv(1). Root runs it unchanged.
+ */
+export function asAccount(account: Account, argv: string[]): string[] {
+  if (account.uid === 0) return argv
+  return [
+    'setpriv',
+    `--reuid=${account.uid}`,
+    `--regid=${account.gid}`,
+    `--groups=${account.gids.join(',')}`,
+    '--',
+    ...argv,
+  ]
+}
+
+/** Relays `channel` to the address through `burrow proxy --pump HOST PORT`, run as `account`. */
+export function relayJump(channel: ServerChannel, host: string, port: number, account: Account): void {
+  const [cmd, ...rest] = asAccount(account, [...selfArgv(), 'proxy', '--pump', host, String(port)])
+  const child = spawn(cmd!, rest, {
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, HOME: account.home, USER: account.name, LOGNAME: account.name },
   })
   let err = ''
   child.stderr.on('data', (d: Buffer) => {
@@ -36,6 +54,10 @@ export function relayJump(channel: ServerChannel, host: string, port: number): v
   channel.pipe(child.stdin)
   child.stdout.pipe(channel)
   child.stdin.on('error', () => {})
+  child.on('error', (err) => {
+    logger.info(`jump to ${host} port ${port}: ${err.message}`)
+    channel.destroy()
+  })
   child.on('exit', (code) => {
     if (code) logger.info(`jump to ${host} port ${port}: ${err.trim() || `exit status ${code}`}`)
     channel.destroy()

@@ -6,6 +6,8 @@
 import type { AccountStatus } from './accounts'
 import type { AuthorizedKey, HostPort, KeyOptions } from './authorized-keys'
 import { defaultKeyOptions, globMatch, matchFrom } from './authorized-keys'
+import type { Account } from './accounts'
+import type { Login, Target } from './login'
 
 // --- Login and key options (docs/security.md: "who may log in, and what a key allows") -------
 
@@ -150,3 +152,116 @@ export const OFFERED_KEX = [
 ] as const
 
 // --- Incus reach and forwarding (docs/security.md: "what a login reaches in Incus") ----------
+//
+// serve opens the Incus admin socket as root; these rules decide whose rights each use of it
+// carries. Incus authorizes Incus (projects, restricted certificates), the kernel authorizes files
+// and sockets (uid, gid, groups); burrow only picks which identity asks.
+
+
+/** How one authenticated connection reaches Incus. */
+export type IncusAccess =
+  /** root, or a member of incus-admin: the daemon's own socket, as `incus` gives them */
+  | { kind: 'admin'; root: boolean; account: Account }
+  /** a member of incus: Incus's restricted client certificate for project user-<uid> */
+  | { kind: 'user'; account: Account; project: string }
+  /** --inauth identity (no host account): only the instance whose keys admitted it */
+  | { kind: 'instance'; target: Login }
+  | { kind: 'none'; reason: string }
+
+export interface IncusGroups {
+  /** gids of incus-admin */
+  admin: Set<number>
+  /** gids of incus */
+  user: Set<number>
+}
+
+/** Incus rows 1-4: the Incus identity a login acts as. */
+export function incusAccess(id: { account?: Account; target: Target }, g: IncusGroups): IncusAccess {
+  const a = id.account
+  if (!a) {
+    if (id.target.kind === 'login' && id.target.command === undefined)
+      return { kind: 'instance', target: id.target }
+    return { kind: 'none', reason: 'an identity without a host account may only use its own instance' }
+  }
+  if (a.uid === 0) return { kind: 'admin', root: true, account: a }
+  if (a.gids.some((x) => g.admin.has(x))) return { kind: 'admin', root: false, account: a }
+  if (a.gids.some((x) => g.user.has(x))) return { kind: 'user', account: a, project: `user-${a.uid}` }
+  return {
+    kind: 'none',
+    reason: `host user '${a.name}' is in neither incus-admin nor incus, so Incus gives it nothing`,
+  }
+}
+
+/**
+ * Incus row 2: the project a login names, as the person's own `incus` client would use it. For a
+ * member of incus, no project (or `default`) means its own user-<uid>, which is the project
+ * incus-user's client config selects; anything else goes to Incus as written, and Incus refuses
+ * projects the certificate is not restricted to.
+ */
+export function projectFor(access: IncusAccess, project: string): string {
+  return access.kind === 'user' && project === 'default' ? access.project : project
+}
+
+/**
+ * Incus row 5: named Incus remotes (and -r) use the credentials in the server's own config.yml
+ * (root's client certificate), so only root may use them; everyone else reaches the local daemon.
+ */
+export function mayUseRemote(access: IncusAccess, remote: string): string | undefined {
+  if (remote === '' || remote === 'local') return undefined
+  if (access.kind === 'admin' && access.root) return undefined
+  return `Incus remote '${remote}' uses this server's own credentials: only root may use it`
+}
+
+/** Incus row 4: an --inauth identity reaches its own instance and nothing else. */
+export function mayReachInstance(
+  access: IncusAccess,
+  remote: string,
+  instance: string,
+  project: string,
+): string | undefined {
+  if (access.kind === 'none') return access.reason
+  if (access.kind !== 'instance') return undefined
+  const t = access.target
+  if ((t.remote || 'local') === (remote || 'local') && t.instance === instance && t.project === project)
+    return undefined
+  return `an identity admitted by ${t.instance}'s own keys may only use ${t.instance}`
+}
+
+/** Incus row 6: `%shell` runs the incus client with the server's rights: host root only. */
+export function mayUseIncusShell(access: IncusAccess): string | undefined {
+  return access.kind === 'admin' && access.root ? undefined : 'only root may use the Incus shell'
+}
+
+/**
+ * Forwarding row 1: a jump to a non-Incus address (unix%PATH, vsock%CID, qemu:…) is opened by a
+ * child running as the host account (uid, gid, every group), so the kernel's file permissions and
+ * the daemon's own peer checks apply. Identities without a host account may not jump.
+ */
+export function jumpAs(access: IncusAccess): { account: Account } | { refused: string } {
+  if (access.kind === 'admin' || access.kind === 'user') return { account: access.account }
+  if (access.kind === 'instance')
+    return {
+      refused: `an identity admitted by ${access.target.instance}'s own keys may only forward inside it`,
+    }
+  return { refused: access.reason }
+}
+
+/**
+ * Forwarding row 3: what burrow connects to inside the login's instance (`-L`, `-D`) connects as
+ * the instance user: the Incus proxy device drops to its uid and gid (security.uid/gid) before it
+ * connects, so a socket the user cannot open is refused by the instance's kernel.
+ */
+export function connectAs(user: { uid: number; gid: number }): { uid: number; gid: number } {
+  return { uid: user.uid, gid: user.gid }
+}
+
+/**
+ * Forwarding row 4: a `-R` socket path inside the instance. For root it is the path itself. For
+ * any other instance user, root (Incus's forkproxy) only ever creates, chowns and removes a socket
+ * in a directory the user cannot write (`/run`), and the user's own path is a symlink made and
+ * removed by a process running as the user — so nothing done as root follows a path that user
+ * controls, and the user can only create and delete what it could without burrow.
+ */
+export function listenInside(user: { uid: number }): 'as-root' | 'as-user' {
+  return user.uid === 0 ? 'as-root' : 'as-user'
+}

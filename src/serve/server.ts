@@ -10,7 +10,7 @@ import type { Connection } from 'ssh2'
 import { fail } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
-import { groupIds, mayUseIncus } from './accounts'
+import { groupIds } from './accounts'
 import type { AuthDeps, Identity, Method } from './auth'
 import { ConnectionAuth } from './auth'
 import type { ShellMode } from './command'
@@ -18,7 +18,8 @@ import { loadHostKeys } from './host-keys'
 import { Instances } from './instance'
 import type { PenaltySpec, StartupsSpec } from './limits'
 import { ConnectionLimits } from './limits'
-import { OFFERED_KEX } from './policy'
+import type { IncusAccess } from './policy'
+import { incusAccess, OFFERED_KEX, projectFor } from './policy'
 import type { Login } from './login'
 import { formatTarget } from './login'
 import { handleSession } from './session'
@@ -98,7 +99,7 @@ interface Shared {
   instances: Instances
   deps: AuthDeps
   allowedGids: Set<number>
-  adminGids: Set<number>
+  incusGroups: { admin: Set<number>; user: Set<number> }
   forwardings: Set<Forwarding>
   sockets: Set<net.Socket>
   /** ssh2 reports a connection once its SSH identification arrived; found by peer address */
@@ -124,7 +125,7 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     instances,
     deps: authDeps(o, instances),
     allowedGids: groupIds(o.groups),
-    adminGids: groupIds(['incus-admin']),
+    incusGroups: { admin: groupIds(['incus-admin']), user: groupIds(['incus']) },
     forwardings: new Set(),
     sockets: new Set(),
     pending: new Map(),
@@ -250,19 +251,23 @@ function accept(sh: Shared, sock: net.Socket, ip: string, report: (r: Connection
 }
 
 /** An authenticated connection: its forwarding and its session channels. */
-function ready(sh: Shared, client: Connection, id: Identity, sock: net.Socket, ip: string) {
+function ready(sh: Shared, client: Connection, authId: Identity, sock: net.Socket, ip: string) {
   const { o } = sh
+  const access = incusAccess(authId, sh.incusGroups)
+  const id = inProject(authId, access)
   logger.info(
-    `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}`,
+    `Accepted ${id.via.join('+')} for ${formatTarget(id.target)} from ${ip} port ${sock.remotePort}${id.key ? ` (${id.key.origin})` : ''}` +
+      `, Incus as ${describeAccess(access)}`,
   )
   const connection = `${ip} ${sock.remotePort} ${sock.localAddress} ${sock.localPort}`
-  const mayJump = !!id.account && mayUseIncus(id.account, sh.adminGids)
-  const forwarding = new Forwarding(client, id, sh.instances, mayJump)
+  const mine = sh.instances.as(access)
+  const forwarding = new Forwarding(client, id, mine, access)
   sh.forwardings.add(forwarding)
   client.once('close', () => void forwarding.close().then(() => sh.forwardings.delete(forwarding)))
   client.on('session', (acceptSession) => {
     handleSession(acceptSession(), id, {
-      instances: sh.instances,
+      instances: mine,
+      access,
       shell: o.shell,
       acceptEnv: o.acceptEnv,
       permitUserEnvironment: o.permitUserEnvironment,
@@ -274,6 +279,20 @@ function ready(sh: Shared, client: Connection, id: Identity, sock: net.Socket, i
       forwarding,
     })
   })
+}
+
+/** The login's project as the person's own incus client reads it (policy.ts projectFor). */
+function inProject(id: Identity, access: IncusAccess): Identity {
+  const project = projectFor(access, id.target.project)
+  return project === id.target.project ? id : { ...id, target: { ...id.target, project } }
+}
+
+function describeAccess(a: IncusAccess): string {
+  if (a.kind === 'admin')
+    return a.root ? 'root (admin socket)' : `${a.account.name} (incus-admin: admin socket)`
+  if (a.kind === 'user') return `${a.account.name} (incus: certificate for ${a.project})`
+  if (a.kind === 'instance') return `the server for instance ${a.target.instance} only (--inauth)`
+  return `nobody (${a.reason})`
 }
 
 /** --inauth: the keys in the instance user's ~/.ssh/authorized_keys, read with the file API. */

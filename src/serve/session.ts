@@ -27,8 +27,15 @@ import { hasSftpServer, SFTP_SERVER_COMMAND, serveNativeSftp } from './sftp'
 import { coalesceWrites } from './pipe'
 import type { SessionState } from './session-exec'
 import { finish, runExec, SIGNALS, stop } from './session-exec'
-import type { SessionCommand } from './policy'
-import { keyEnvironment, mayAllocatePty, mayForwardAgent, mayForwardX11, sessionCommand } from './policy'
+import type { IncusAccess, SessionCommand } from './policy'
+import {
+  keyEnvironment,
+  mayAllocatePty,
+  mayForwardAgent,
+  mayForwardX11,
+  mayUseIncusShell,
+  sessionCommand,
+} from './policy'
 
 export interface SessionOptions {
   instances: Instances
@@ -45,6 +52,8 @@ export interface SessionOptions {
   mux?: TermMux
   /** --healthcheck: throws one line while incusd is down; `recheck` after a failed request */
   checkHealth?: (recheck?: boolean) => Promise<void>
+  /** the connection's Incus identity (policy.ts incusAccess) */
+  access?: IncusAccess
   /** the connection's forwarding (agent sockets live there); undefined = no agent forwarding */
   forwarding?: Forwarding
 }
@@ -143,7 +152,7 @@ async function start(st: SessionState, channel: ServerChannel, run: SessionComma
     if (t.command === 'shell') {
       if (run.forced)
         throw new BurrowError('Failed to run %shell: this key may only run its command= (authorized_keys)')
-      checkIncusShell(t.hostUser, st.pty)
+      checkIncusShell(st.opts.access ? mayUseIncusShell(st.opts.access) : undefined, t.hostUser, st.pty)
       logger.info(`%shell for host user ${t.hostUser} (${st.opts.connection})`)
       st.shellTerm = runIncusShell(channel, st.pty!, (code) => finish(channel, code, st.sent))
       return
@@ -175,8 +184,14 @@ async function start(st: SessionState, channel: ServerChannel, run: SessionComma
       connection: st.opts.connection,
       marker: st.marker,
     })
-    if (st.agent && st.opts.forwarding)
-      req.environment = { ...req.environment, SSH_AUTH_SOCK: await st.opts.forwarding.agent(client, t, user) }
+    if (st.agent && st.opts.forwarding) {
+      // Incus may refuse the proxy device (restricted projects block them): the session goes on
+      const sock = await st.opts.forwarding.agent(client, t, user).catch((err: Error) => {
+        channel.stderr.write(`burrow: agent forwarding unavailable: ${err.message}${nl}`)
+        return undefined
+      })
+      if (sock) req.environment = { ...req.environment, SSH_AUTH_SOCK: sock }
+    }
     logger.debug(`exec in ${t.instance}: ${JSON.stringify(req.command)}`)
     await runExec(st, channel, client, t, req, () => closed)
   } catch (err) {

@@ -12,8 +12,12 @@ export const C1 = 'burrow-t-serve'
 export const STOPPED = 'burrow-t-serve-stopped'
 export const PROJECT = 'burrow-test'
 export const P1 = 'burrow-t-serve-p'
-/** host users: IN is in the incus group, OUT in none of the allowed groups */
-export const HOST_IN = 'burrow-t-in'
+/**
+ * host users: IN is in incus-admin (Incus gives it the admin socket, so it reaches these
+ * containers in the default project), OUT in none of the allowed groups. Members of plain
+ * `incus` reach only their own user-<uid> project: tests/serve/authz.test.ts.
+ */
+export const HOST_IN = 'burrow-t-adm'
 export const HOST_OUT = 'burrow-t-out'
 
 const C1_SETUP = [
@@ -25,7 +29,7 @@ const C1_SETUP = [
 /** The containers and host users every serve test uses; idempotent. */
 export async function prepareTargets(): Promise<void> {
   for (const [name, group] of [
-    [HOST_IN, 'incus'],
+    [HOST_IN, 'incus-admin'],
     [HOST_OUT, ''],
   ] as const) {
     if (Bun.spawnSync(['id', name]).exitCode !== 0) {

@@ -3,10 +3,13 @@
  * socket or an HTTPS remote: plain requests, operations and their wait, instance state, files.
  * Bun's fetch speaks HTTP over a unix socket (`unix:`) and takes TLS client certificates.
  */
+import { join } from 'node:path'
 import type { TLSOptions } from 'bun'
 import { BurrowError } from '../../core/errors'
 import { logger } from '../../core/log'
 import type { Endpoint } from './endpoint'
+import { runtimeDir } from './proxy-device'
+import { StartTlsBridge } from './starttls'
 
 /** An Incus API error; `code` is the HTTP status the daemon reported (404 for a missing instance). */
 export class IncusError extends BurrowError {
@@ -50,9 +53,16 @@ export interface RequestOptions {
 export class IncusClient {
   readonly #base: string
   readonly #init: { unix?: string; tls?: TLSOptions & { checkServerIdentity?: unknown } }
+  /** the plain-text socket that carries this client's requests as its certificate (starttls.ts) */
+  readonly #bridge?: StartTlsBridge
 
   constructor(readonly endpoint: Endpoint) {
-    if (endpoint.kind === 'unix') {
+    if (endpoint.kind === 'unix' && endpoint.certificate) {
+      const path = join(runtimeDir(), `incus-${endpoint.certificate.uid}-${++bridges}.sock`)
+      this.#bridge = new StartTlsBridge(path, endpoint.socket, endpoint.certificate)
+      this.#base = 'http://incus'
+      this.#init = { unix: path }
+    } else if (endpoint.kind === 'unix') {
       this.#base = 'http://incus'
       this.#init = { unix: endpoint.socket }
     } else {
@@ -64,7 +74,7 @@ export class IncusClient {
   /** URL and options for a WebSocket to the same daemon (`ws+unix://` works in Bun's client). */
   websocketTarget(path: string): { url: string; options: Record<string, unknown> } {
     if (this.endpoint.kind === 'unix')
-      return { url: `ws+unix://${this.endpoint.socket}:${path}`, options: {} }
+      return { url: `ws+unix://${this.#init.unix}:${path}`, options: {} }
     return {
       url: `${this.#base.replace(/^https:/, 'wss:')}${path}`,
       options: { tls: this.#init.tls },
@@ -93,6 +103,7 @@ export class IncusClient {
       ...opts.headers,
     }
     try {
+      await this.#bridge?.ready
       return await fetch(url, { method, body, headers, ...this.#init } as RequestInit)
     } catch (err) {
       throw new IncusError(
@@ -222,6 +233,20 @@ export class IncusClient {
     }
   }
 
+  /**
+   * The unix socket that carries this client's own access (for raw upgrades): the daemon's socket
+   * for an admin client, the certificate bridge for a restricted one. Never the other one.
+   */
+  async unixPath(): Promise<string> {
+    await this.#bridge?.ready
+    return this.#init.unix!
+  }
+
+  /** Stops a certificate client's bridge socket (admin clients have none). */
+  close(): void {
+    this.#bridge?.close()
+  }
+
   private unreachable(err: unknown): string {
     const msg = err instanceof Error ? err.message : String(err)
     if (this.endpoint.kind === 'unix') {
@@ -230,6 +255,8 @@ export class IncusClient {
     return `cannot reach Incus remote '${this.endpoint.name}' at ${this.endpoint.url} (${msg})`
   }
 }
+
+let bridges = 0
 
 export interface InstanceInfo {
   name: string

@@ -5,12 +5,24 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { fail } from '../../core/errors'
+import { BurrowError, fail } from '../../core/errors'
+import type { StartTlsCredentials } from './starttls'
 
 export const DEFAULT_SOCKET = '/var/lib/incus/unix.socket'
+/** where incus-user keeps each user's restricted client certificate (cmd/incus-user/server.go) */
+export const INCUS_DIR = '/var/lib/incus'
 
 export type Endpoint =
-  | { kind: 'unix'; name: string; socket: string }
+  | {
+      kind: 'unix'
+      name: string
+      socket: string
+      /**
+       * present: talk to the socket as this client certificate (STARTTLS), so that Incus applies
+       * the certificate's restrictions; absent: the socket's own (admin) access
+       */
+      certificate?: StartTlsCredentials & { uid: number; project: string }
+    }
   | {
       kind: 'https'
       name: string
@@ -79,6 +91,43 @@ export function remoteEndpoint(name: string, opts: EndpointOptions = {}): Endpoi
     key: join(dir, 'client.key'),
     server: existsSync(serverCert) ? serverCert : undefined,
   })
+}
+
+/**
+ * The local daemon as host user `uid`, exactly as incus-user reaches it for that user: the
+ * restricted client certificate in /var/lib/incus/users/<uid>/ (client.crt, client.key), trusted
+ * for project `user-<uid>` only. Throws one line saying how to get it when it is missing.
+ */
+export function userEndpoint(
+  uid: number,
+  userName: string,
+  opts: EndpointOptions & { incusDir?: string } = {},
+): Endpoint {
+  const base = defaultEndpoint({ ...opts, url: undefined })
+  const dir = opts.incusDir ?? process.env.INCUS_DIR ?? INCUS_DIR
+  const users = join(dir, 'users', String(uid))
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch {
+      return undefined
+    }
+  }
+  const cert = read(join(users, 'client.crt'))
+  const key = read(join(users, 'client.key'))
+  if (!cert || !key)
+    throw new BurrowError(
+      `Failed to use Incus as ${userName}: no restricted client certificate in ${users}/ (run \`incus\` once as ${userName} on this host, where incus-user sets it up)`,
+    )
+  const serverCert = read(join(dir, 'cluster.crt')) ?? read(join(dir, 'server.crt'))
+  if (!serverCert)
+    fail(`use Incus as ${userName}`, `no server certificate in ${dir} (server.crt)`)
+  return {
+    kind: 'unix',
+    name: 'local',
+    socket: (base as { socket: string }).socket,
+    certificate: { cert, key, serverCert, uid, project: `user-${uid}` },
+  }
 }
 
 function httpsEndpoint(

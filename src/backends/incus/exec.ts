@@ -252,7 +252,7 @@ export async function run(
   instance: string,
   project: string,
   command: string[],
-  opts: { limit?: number; user?: number; group?: number } = {},
+  opts: { limit?: number; user?: number; group?: number; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const limit = opts.limit ?? 1 << 20
   const out: Uint8Array[] = []
@@ -266,7 +266,7 @@ export async function run(
     client,
     instance,
     project,
-    { command, interactive: false, user: opts.user, group: opts.group },
+    { command, interactive: false, user: opts.user, group: opts.group, cwd: opts.cwd },
     {
       stdout: keep(out),
       stderr: keep(err),

@@ -45,6 +45,8 @@ export async function openForward(
   instance: string,
   project: string,
   connect: string,
+  /** the instance user the connection is made as (unix socket permissions apply to it) */
+  connectAs?: { uid: number; gid: number },
 ): Promise<Forward> {
   requireLocal(client, `forward to ${connect} in instance ${instance}`)
   const dir = runtimeDir()
@@ -57,6 +59,7 @@ export async function openForward(
     bind: 'host',
     listen: `unix:${path}`,
     connect,
+    connectAs,
   })
   return {
     device,

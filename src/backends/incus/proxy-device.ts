@@ -22,6 +22,8 @@ export interface ProxySpec {
   uid?: number
   gid?: number
   mode?: string
+  /** who the connect side runs as (security.uid/gid): forkproxy drops to them before it connects */
+  connectAs?: { uid: number; gid: number }
 }
 
 /** "<pid>-<start time in clock ticks, base 36>" for a live process, undefined when it is gone */
@@ -146,6 +148,10 @@ export async function addProxyDevice(
   if (spec.uid !== undefined) dev.uid = String(spec.uid)
   if (spec.gid !== undefined) dev.gid = String(spec.gid)
   if (spec.mode) dev.mode = spec.mode
+  if (spec.connectAs) {
+    dev['security.uid'] = String(spec.connectAs.uid)
+    dev['security.gid'] = String(spec.connectAs.gid)
+  }
   // PATCH merges `devices` key by key
   await update(
     client,

@@ -20,7 +20,7 @@ export async function upgrade(
   const ep = client.endpoint
   const sock: net.Socket =
     ep.kind === 'unix'
-      ? net.connect(ep.socket)
+      ? net.connect(await client.unixPath())
       : (() => {
           const u = new URL(ep.url)
           return tls.connect({
