@@ -14,3 +14,6 @@ export const targetArgs = {
   },
   port: { type: 'positional', description: 'Port (ssh %p)', default: '22', required: false },
 } as const satisfies Record<string, ArgDef>
+
+/** A positional that takes every further positional too (citty has no such flag; src/core/cli.ts reads it). */
+export const variadic = <T extends object>(def: T): T & { variadic: true } => Object.assign(def, { variadic: true as const })

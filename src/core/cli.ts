@@ -5,6 +5,7 @@
  */
 // writeSync, not process.stdout: Node's stdio streams cost ~5 ms to set up in Bun
 import { writeSync } from 'node:fs'
+import { isatty } from 'node:tty'
 import type { ArgsDef, CommandDef } from 'citty'
 import { renderUsage, runCommand } from 'citty'
 import { BurrowError } from './errors'
@@ -61,6 +62,38 @@ async function walk(root: Cmd, argv: string[]): Promise<{ path: Cmd[]; rest: str
   return { path, rest }
 }
 
+/** Positionals beyond those the leaf defines are errors, not silently dropped (`proxy HOST PORT EXTRA`). */
+async function checkPositionals(cmd: Cmd, argv: string[]): Promise<void> {
+  const defs = Object.values((await resolve<ArgsDef>(cmd.args)) ?? {}).filter((d) => d.type === 'positional')
+  // commands/_shared.ts variadic(): the last positional takes the rest
+  if (defs.some((d) => (d as { variadic?: boolean }).variadic)) return
+  const takesValue = await valueOptions(cmd)
+  const positionals: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1))
+      break
+    }
+    if (arg.startsWith('-') && arg !== '-') {
+      if (!arg.includes('=') && takesValue.has(arg.replace(/^--?/, ''))) i++
+      continue
+    }
+    positionals.push(arg)
+  }
+  const extra = positionals[defs.length]
+  if (extra !== undefined) {
+    throw new BurrowError(`Failed to parse arguments: unexpected argument '${extra}' (takes at most ${defs.length})`)
+  }
+}
+
+/** citty colours help whenever NO_COLOR=1, TERM=dumb, TEST and CI are unset, even into a pipe. */
+function plain(text: string): string {
+  const colour = isatty(1) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
+  // biome-ignore lint: ESC is exactly what is being removed
+  return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, '')
+}
+
 /** Flags the leaf command does not define are errors, not silently ignored booleans. */
 async function checkFlags(cmd: Cmd, argv: string[]): Promise<void> {
   const defs = (await resolve<ArgsDef>(cmd.args)) ?? {}
@@ -88,7 +121,7 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
     const { path, rest, unknown } = await walk(root, argv)
     const leaf = path.at(-1)!
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-      writeSync(1, `${await renderUsage(leaf, path.length > 1 ? path.at(-2) : undefined)}\n`)
+      writeSync(1, `${plain(await renderUsage(leaf, path.length > 1 ? path.at(-2) : undefined))}\n`)
       return argv.length === 0 ? 1 : 0
     }
     if (unknown !== undefined && path.length === 1) {
@@ -99,6 +132,7 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
       )
     }
     await checkFlags(leaf, rest)
+    await checkPositionals(leaf, rest)
     setDebug(rest.includes('--debug'))
     const { result } = await runCommand(leaf, { rawArgs: rest })
     return typeof result === 'number' ? result : 0

@@ -24,6 +24,11 @@ function backendFor(addr: Address): Backend<any> {
 
 export function parseAddress(host: string, port = '22'): Address {
   checkHostText(host)
+  // `unix 22` is a form name without its separator, not a DNS name (systemd: "Don't know how to parse")
+  const bare = backends.find((b) => b.prefixes.includes(host.toLowerCase()))
+  if (bare) {
+    fail(`parse host specification '${host}'`, `the separator is missing (use ${bare.usage}, or % instead of /)`)
+  }
   for (const b of backends) {
     const addr = b.parse(host, port)
     if (addr) return addr
