@@ -27,7 +27,8 @@ export function parseAddress(host: string, port = '22'): Address {
   // `unix 22` is a form name without its separator, not a DNS name (systemd: "Don't know how to parse")
   const bare = backends.find((b) => b.prefixes.includes(host.toLowerCase()))
   if (bare) {
-    fail(`parse host specification '${host}'`, `the separator is missing (use ${bare.usage}, or % instead of /)`)
+    const what = bare.usage.slice(bare.usage.lastIndexOf('/') + 1)
+    fail(`parse host specification '${host}'`, `the separator is missing (expected ${host}/${what} or ${host}%${what})`)
   }
   for (const b of backends) {
     const addr = b.parse(host, port)
