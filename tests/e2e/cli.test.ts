@@ -1,7 +1,7 @@
 // The command-line surface of the compiled binary.
 import { describe, expect, test } from 'bun:test'
 import pkg from '../../package.json' with { type: 'json' }
-import { burrow } from './run'
+import { BURROW, burrow, run } from './run'
 
 describe('burrow', () => {
   test('--version prints the package version', async () => {
@@ -26,5 +26,19 @@ describe('burrow', () => {
     const r = await burrow([])
     expect(r.code).toBe(1)
     expect(r.stdout).toContain('USAGE')
+  })
+
+  // run() sets NO_COLOR=1; env -u clears it and everything else citty reads (CI, TEST, TERM=dumb)
+  const plainEnv = ['env', '-u', 'NO_COLOR', '-u', 'CI', '-u', 'TEST', 'TERM=xterm-256color']
+  test.each([['proxy'], ['install-config'], ['serve'], ['route']])('%s --help into a pipe has no ANSI colours', async (cmd) => {
+    const r = await run([...plainEnv, BURROW, cmd, '--help'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('USAGE')
+    expect(r.stdout).not.toContain('\x1b[')
+  })
+
+  test('--help on a terminal keeps them', async () => {
+    const r = await run([...plainEnv, 'script', '-qec', `${BURROW} proxy --help`, '/dev/null'])
+    expect(r.stdout).toContain('\x1b[')
   })
 })
