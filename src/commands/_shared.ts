@@ -9,7 +9,7 @@ export const debugArgs = {
 export const targetArgs = {
   host: {
     type: 'positional',
-    description: 'unix/PATH, vsock/CID, vsock-mux/PATH, .host, or a TCP host; `%` may replace `/`',
+    description: 'unix/PATH, vsock/CID, vsock-mux/PATH, machine/NAME, qemu/NAME, incus/NAME, .host, or a TCP host; `%` may replace `/`',
     required: true,
   },
   port: { type: 'positional', description: 'Port (ssh %p)', default: '22', required: false },

@@ -10,11 +10,12 @@ import { closest } from './suggest'
 import { backend as unix } from '../backends/unix'
 import { backend as vsock } from '../backends/vsock'
 import { backend as mux } from '../backends/mux'
+import { backend as machine } from '../backends/machine'
 import { backend as libvirt } from '../backends/libvirt'
 import { backend as incus } from '../backends/incus'
 import { backend as tcp } from '../backends/tcp'
 
-export const backends: readonly Backend<any>[] = [mux, vsock, unix, libvirt, incus, tcp]
+export const backends: readonly Backend<any>[] = [mux, vsock, unix, machine, libvirt, incus, tcp]
 
 function backendFor(addr: Address): Backend<any> {
   const b = backends.find((x) => x.kind === addr.kind)
