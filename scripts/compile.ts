@@ -12,8 +12,11 @@ const started = performance.now()
 // ssh2 requires its optional native addon cpu-features inside try/catch; installed with
 // --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
 // (where the require fails and ssh2 falls back, as it does under Bun anyway)
+// no .env or bunfig.toml from the working directory: ssh runs ProxyCommand (and sshd runs route's
+// ForceCommand) in the user's directory, and a .env there must not set burrow's environment
+// (BURROW_DEBUG, NODE_TLS_REJECT_UNAUTHORIZED, …); it also saves their lookups at every start
 const build =
-  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts --outfile ${out}`
+  await $`${process.execPath} build --compile --no-compile-autoload-dotenv --no-compile-autoload-bunfig --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts --outfile ${out}`
     .nothrow()
     .quiet()
 const log = `${build.stdout}${build.stderr}`

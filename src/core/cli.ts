@@ -8,7 +8,7 @@ import { writeSync } from 'node:fs'
 import { isatty } from 'node:tty'
 import type { ArgsDef, CommandDef } from 'citty'
 import { renderUsage, runCommand } from 'citty'
-import { BurrowError } from './errors'
+import { BurrowError, isBurrowError } from './errors'
 import { logger, setDebug } from './log'
 
 type Cmd = CommandDef<ArgsDef>
@@ -91,7 +91,9 @@ async function checkPositionals(cmd: Cmd, argv: string[]): Promise<void> {
 function plain(text: string): string {
   const colour = isatty(1) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
   // biome-ignore lint: ESC is exactly what is being removed
-  return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, '')
+  // citty pads every description to the longest one
+  const trimmed = text.replace(/[ \t]+$/gm, '')
+  return colour ? trimmed : trimmed.replace(/\x1b\[[0-9;]*m/g, '')
 }
 
 /** Flags the leaf command does not define are errors, not silently ignored booleans. */
@@ -143,7 +145,7 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
 
 function report(err: unknown, argv: string[]): number {
   // by name too: serve and route carry their own copy of BurrowError (src/commands/index.ts)
-  if (err instanceof BurrowError || (err instanceof Error && err.name === 'BurrowError')) {
+  if (isBurrowError(err) || (err instanceof Error && err.name === 'BurrowError')) {
     writeSync(2, `burrow: ${err.message}\n`)
   } else if (err instanceof Error && err.name === 'CLIError') {
     const cmd = argv.find((a) => !a.startsWith('-'))

@@ -12,7 +12,8 @@ import { backend as vsock } from '../backends/vsock'
 import { backend as mux } from '../backends/mux'
 import { backend as machine } from '../backends/machine'
 import { backend as libvirt } from '../backends/libvirt'
-import { backend as incus } from '../backends/incus'
+// the grammar only: the Incus client is a separate entrypoint (backends/incus/open.ts)
+import { backend as incus } from '../backends/incus/backend'
 import { backend as tcp } from '../backends/tcp'
 
 export const backends: readonly Backend<any>[] = [mux, vsock, unix, machine, libvirt, incus, tcp]

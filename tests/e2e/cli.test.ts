@@ -1,6 +1,8 @@
 // The command-line surface of the compiled binary.
 import { describe, expect, test } from 'bun:test'
 import pkg from '../../package.json' with { type: 'json' }
+import { join } from 'node:path'
+import { mkdtempSync, rmSync, writeFileSync } from './fs'
 import { BURROW, burrow, run } from './run'
 
 describe('burrow', () => {
@@ -40,5 +42,18 @@ describe('burrow', () => {
   test('--help on a terminal keeps them', async () => {
     const r = await run([...plainEnv, 'script', '-qec', `${BURROW} proxy --help`, '/dev/null'])
     expect(r.stdout).toContain('\x1b[')
+  })
+
+  test('a .env or bunfig.toml in the working directory does not reach burrow (ssh runs it in the user\'s directory)', async () => {
+    const dir = mkdtempSync('/tmp/bpx-cwd-')
+    try {
+      writeFileSync(join(dir, '.env'), 'BURROW_DEBUG=1\n')
+      writeFileSync(join(dir, 'bunfig.toml'), 'preload = ["./evil.ts"]\n')
+      writeFileSync(join(dir, 'evil.ts'), 'console.error("evil ran")\n')
+      const r = await run(['env', '-u', 'BURROW_DEBUG', BURROW, 'proxy', `unix%${dir}/none`, '22'], { cwd: dir })
+      expect(r.stderr).toBe(`burrow: Failed to connect to unix socket ${dir}/none: No such file or directory (is anything listening there?)\n`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -9,7 +9,6 @@ import type { Backend } from '../../core/backend'
 import { fail } from '../../core/errors'
 import { logger } from '../../core/log'
 import { backend as vsock, parseCid, parseVsockPort } from '../vsock'
-import { findVsockCid } from './lookup'
 
 const SYSTEM = 'qemu:///system'
 const SESSION = 'qemu:///session'
@@ -52,6 +51,8 @@ function prefixOf(uri: string | undefined): string {
 async function resolveDomain(addr: AddressOf<'libvirt'>): Promise<AddressOf<'vsock'>> {
   const root = process.geteuid?.() === 0
   const uris = addr.uri ? [addr.uri] : root ? [SYSTEM] : [SYSTEM, SESSION]
+  // the RPC client is evaluated only for a qemu address, not on every `burrow proxy`
+  const { findVsockCid } = await import('./lookup')
   const found = await findVsockCid(addr.name, uris)
   logger.debug(`libvirt: domain '${found.name}' in ${found.uri} has vsock CID ${found.cid}`)
   return { kind: 'vsock', cid: parseCid(found.cid), port: addr.port }
