@@ -81,12 +81,13 @@ async function sessions(): Promise<void> {
   }
 }
 
-async function hyperfine(cmds: string[]): Promise<number[]> {
+/** median wall time and mean CPU time (user + system, steadier on a busy machine), in ms */
+async function hyperfine(cmds: string[]): Promise<{ wall: number; cpu: number }[]> {
   const out = join(tmp, 'hf.json')
   // -i: the error-path commands exit non-zero on purpose
   await sh(`hyperfine -N -i --warmup 10 --runs 100 --export-json ${out} ${cmds.map((c) => `'${c}'`).join(' ')} >/dev/null 2>&1`)
-  const json = (await Bun.file(out).json()) as { results: { median: number }[] }
-  return json.results.map((r) => r.median * 1000)
+  const json = (await Bun.file(out).json()) as { results: { median: number; user: number; system: number }[] }
+  return json.results.map((r) => ({ wall: r.median * 1000, cpu: (r.user + r.system) * 1000 }))
 }
 
 async function startup(): Promise<void> {
@@ -99,8 +100,9 @@ async function startup(): Promise<void> {
     'socat -V': 'socat -V',
   }
   const ms = await hyperfine(Object.values(cmds))
-  console.log('\nstartup — hyperfine medians, 100 runs each\n')
-  Object.keys(cmds).forEach((name, i) => console.log(`${pad(name, 24)}${ms[i]!.toFixed(1)} ms`))
+  console.log('\nstartup — hyperfine, 100 runs each: median wall time, mean CPU time (user + system)\n')
+  console.log(`${pad('command', 24)}${pad('wall ms', 10)}cpu ms`)
+  Object.keys(cmds).forEach((name, i) => console.log(`${pad(name, 24)}${pad(ms[i]!.wall.toFixed(1), 10)}${ms[i]!.cpu.toFixed(1)}`))
 }
 
 interface Mem {
