@@ -16,7 +16,7 @@ const started = performance.now()
 // ForceCommand) in the user's directory, and a .env there must not set burrow's environment
 // (BURROW_DEBUG, NODE_TLS_REJECT_UNAUTHORIZED, …); it also saves their lookups at every start
 const build =
-  await $`${process.execPath} build --compile --no-compile-autoload-dotenv --no-compile-autoload-bunfig --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts --outfile ${out}`
+  await $`${process.execPath} build --compile --no-compile-autoload-dotenv --no-compile-autoload-bunfig --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/proxy-main.ts ${root}src/cli-main.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts ${root}src/backends/incus/open.ts ${root}src/backends/libvirt/lookup.ts --outfile ${out}`
     .nothrow()
     .quiet()
 const log = `${build.stdout}${build.stderr}`
@@ -28,6 +28,13 @@ if (build.exitCode !== 0 || /failed/i.test(log)) {
 const version = (await $`${out} --version`.nothrow().quiet().text()).trim()
 if (version !== pkg.version) {
   console.error(`compile: ${out} --version printed '${version}', expected '${pkg.version}'`)
+  process.exit(1)
+}
+// proxy-main, cli-main, incus/open and libvirt/lookup are separate entrypoints loaded by path
+// (src/core/self.ts entryUrl): prove the proxy one loads (the others: --version, tests/e2e)
+const resolved = (await $`${out} proxy --resolve vsock/3 22`.nothrow().quiet().text()).trim()
+if (resolved !== 'vsock/3 22') {
+  console.error(`compile: ${out} proxy --resolve vsock/3 22 printed '${resolved}'`)
   process.exit(1)
 }
 // serve and route are separate entrypoints loaded by path (src/commands/index.ts): prove they load

@@ -8,8 +8,9 @@ import { writeSync } from 'node:fs'
 import { isatty } from 'node:tty'
 import type { ArgsDef, CommandDef } from 'citty'
 import { renderUsage, runCommand } from 'citty'
-import { BurrowError, isBurrowError } from './errors'
-import { logger, setDebug } from './log'
+import { BurrowError } from './errors'
+import { setDebug } from './log'
+import { report } from './report'
 
 type Cmd = CommandDef<ArgsDef>
 
@@ -141,19 +142,4 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
   } catch (err) {
     return report(err, argv)
   }
-}
-
-function report(err: unknown, argv: string[]): number {
-  // by name too: serve and route carry their own copy of BurrowError (src/commands/index.ts)
-  if (isBurrowError(err) || (err instanceof Error && err.name === 'BurrowError')) {
-    writeSync(2, `burrow: ${err.message}\n`)
-  } else if (err instanceof Error && err.name === 'CLIError') {
-    const cmd = argv.find((a) => !a.startsWith('-'))
-    const help = cmd ? `burrow ${cmd} --help` : 'burrow --help'
-    writeSync(2, `burrow: ${err.message.replace(/\x1b\[[0-9;]*m/g, '')} (see '${help}')\n`)
-  } else {
-    writeSync(2, `burrow: unexpected error: ${err instanceof Error ? err.message : String(err)} (rerun with BURROW_DEBUG=1 and report it)\n`)
-  }
-  logger.debug(err)
-  return 1
 }

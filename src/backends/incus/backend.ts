@@ -1,12 +1,12 @@
 /**
  * `incus/NAME[.PROJECT]` and `incus/REMOTE:NAME[.PROJECT]` (or `%`): a port inside an instance,
  * reached through an Incus proxy device (forward.ts), so the instance needs no network.
- * Only the grammar is here; opening is in open.ts: the Incus client that index.ts re-exports for
- * serve was evaluated on every `burrow proxy` when the registry imported index.ts.
+ * Only the grammar is here; opening is in open.ts, a separate entrypoint of the compiled binary.
  */
 import { afterPrefix, parsePort } from '../../core/address'
 import type { Backend } from '../../core/backend'
 import { fail } from '../../core/errors'
+import { entryUrl } from '../../core/self'
 
 const NAME = /^[A-Za-z][A-Za-z0-9-]{0,62}$/
 
@@ -35,8 +35,8 @@ export const backend: Backend<'incus'> = {
   format: (a) =>
     `incus/${a.remote ? `${a.remote}:` : ''}${a.instance}${a.project === 'default' ? '' : `.${a.project}`} ${a.port}`,
   async open(addr, opts) {
-    // evaluated only when an incus address is opened (the registry imports this file, not index.ts)
-    const { openIncus } = await import('./open')
+    // its own entrypoint: the Incus client (and yaml) would cost every `burrow proxy` start-up
+    const { openIncus } = (await import(entryUrl('backends/incus/open'))) as typeof import('./open')
     return openIncus(addr, opts)
   },
 }

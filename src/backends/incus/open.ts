@@ -1,6 +1,7 @@
 /**
  * Opening `incus/NAME`: an Incus proxy device in the instance, connected through its host-side
- * unix socket. Imported by backend.ts only when an incus address is opened.
+ * unix socket. Its own entrypoint of the compiled binary (scripts/compile.ts), loaded by path from
+ * backend.ts when an incus address is opened.
  */
 import type { AddressOf } from '../../core/address'
 import type { OpenOptions, Stream } from '../../core/backend'
