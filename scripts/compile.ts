@@ -32,9 +32,20 @@ const fixServerSigAlgs: BunPlugin = {
 // ssh2 requires its optional native addon cpu-features inside try/catch; installed with
 // --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
 // (where the require fails and ssh2 falls back, as it does under Bun anyway)
+// no .env or bunfig.toml from the working directory: ssh runs ProxyCommand (and sshd runs route's
+// ForceCommand) in the user's directory, and a .env there must not set burrow's environment
+// (BURROW_DEBUG, NODE_TLS_REJECT_UNAUTHORIZED, …); it also saves their lookups at every start
 const build = await Bun.build({
-  entrypoints: [`${root}src/cli.ts`, `${root}src/commands/serve.ts`, `${root}src/commands/route.ts`],
-  compile: { outfile: out },
+  entrypoints: [
+    'src/cli.ts',
+    'src/proxy-main.ts',
+    'src/cli-main.ts',
+    'src/commands/serve.ts',
+    'src/commands/route.ts',
+    'src/backends/incus/open.ts',
+    'src/backends/libvirt/lookup.ts',
+  ].map((e) => `${root}${e}`),
+  compile: { outfile: out, autoloadDotenv: false, autoloadBunfig: false },
   minify: true,
   bytecode: true,
   format: 'esm',
@@ -51,6 +62,13 @@ if (!build.success || /failed/i.test(log)) {
 const version = (await $`${out} --version`.nothrow().quiet().text()).trim()
 if (version !== pkg.version) {
   console.error(`compile: ${out} --version printed '${version}', expected '${pkg.version}'`)
+  process.exit(1)
+}
+// proxy-main, cli-main, incus/open and libvirt/lookup are separate entrypoints loaded by path
+// (src/core/self.ts entryUrl): prove the proxy one loads (the others: --version, tests/e2e)
+const resolved = (await $`${out} proxy --resolve vsock/3 22`.nothrow().quiet().text()).trim()
+if (resolved !== 'vsock/3 22') {
+  console.error(`compile: ${out} proxy --resolve vsock/3 22 printed '${resolved}'`)
   process.exit(1)
 }
 // serve and route are separate entrypoints loaded by path (src/commands/index.ts): prove they load

@@ -14,7 +14,7 @@ export default defineCommand({
     binary: { type: 'string', valueHint: 'PATH', description: 'Path of burrow in ProxyCommand (default: this binary)' },
     'strict-host-keys': {
       type: 'boolean',
-      description: 'Keep OpenSSH host-key checking for these hosts (default: off; see the fragment)',
+      description: 'Check host keys for every form (default: only .host, machine/.host and qemu*; unix, vsock, vsock-mux, machine and incus hosts are throwaway)',
     },
     ...debugArgs,
   },

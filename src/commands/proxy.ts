@@ -16,7 +16,13 @@ export default defineCommand({
     },
     resolve: { type: 'boolean', description: 'Print the final address (`ADDRESS PORT`) and connect nothing' },
     pump: { type: 'boolean', description: 'Relay stdin/stdout even when stdout is a socket (no fd passing)' },
-    wait: { type: 'string', alias: 'w', valueHint: 'SECONDS', description: 'Connect timeout and idle timeout, like nc -w' },
+    wait: {
+      type: 'string',
+      alias: 'w',
+      valueHint: 'SECONDS',
+      description:
+        "Connect timeout and idle timeout, like nc -w. vsock-mux waits this long (default 5 s, as systemd-ssh-proxy) for the optional 'OK <port>' line and consumes it; without one, or after the wait, every byte is passed on (ssh skips lines before the banner)",
+    },
     ...debugArgs,
   },
   async run({ args }) {

@@ -8,6 +8,8 @@ export type Address =
   | { kind: 'unix'; path: string; port: number }
   | { kind: 'vsock'; cid: number; port: number }
   | { kind: 'vsock-mux'; path: string; port: number }
+  /** a machine registered with systemd-machined (`.host` is this host's own sshd) */
+  | { kind: 'machine'; name: string; port: number }
   /** a libvirt domain; `uri` undefined means qemu:///system, then qemu:///session unless root */
   | { kind: 'libvirt'; uri?: string; name: string; port: number }
   /** a port inside an Incus instance, reached through the Incus API (`remote` '' = default) */

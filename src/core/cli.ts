@@ -5,10 +5,12 @@
  */
 // writeSync, not process.stdout: Node's stdio streams cost ~5 ms to set up in Bun
 import { writeSync } from 'node:fs'
+import { isatty } from 'node:tty'
 import type { ArgsDef, CommandDef } from 'citty'
 import { renderUsage, runCommand } from 'citty'
 import { BurrowError } from './errors'
-import { logger, setDebug } from './log'
+import { setDebug } from './log'
+import { report } from './report'
 
 type Cmd = CommandDef<ArgsDef>
 
@@ -73,6 +75,40 @@ async function usageParent(path: Cmd[]): Promise<Cmd | undefined> {
   return { meta: { name: names.filter(Boolean).join(' ') } } as Cmd
 }
 
+/** Positionals beyond those the leaf defines are errors, not silently dropped (`proxy HOST PORT EXTRA`). */
+async function checkPositionals(cmd: Cmd, argv: string[]): Promise<void> {
+  const defs = Object.values((await resolve<ArgsDef>(cmd.args)) ?? {}).filter((d) => d.type === 'positional')
+  // commands/_shared.ts variadic(): the last positional takes the rest
+  if (defs.some((d) => (d as { variadic?: boolean }).variadic)) return
+  const takesValue = await valueOptions(cmd)
+  const positionals: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1))
+      break
+    }
+    if (arg.startsWith('-') && arg !== '-') {
+      if (!arg.includes('=') && takesValue.has(arg.replace(/^--?/, ''))) i++
+      continue
+    }
+    positionals.push(arg)
+  }
+  const extra = positionals[defs.length]
+  if (extra !== undefined) {
+    throw new BurrowError(`Failed to parse arguments: unexpected argument '${extra}' (takes at most ${defs.length})`)
+  }
+}
+
+/** citty colours help whenever NO_COLOR=1, TERM=dumb, TEST and CI are unset, even into a pipe. */
+function plain(text: string): string {
+  const colour = isatty(1) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
+  // biome-ignore lint: ESC is exactly what is being removed
+  // citty pads every description to the longest one
+  const trimmed = text.replace(/[ \t]+$/gm, '')
+  return colour ? trimmed : trimmed.replace(/\x1b\[[0-9;]*m/g, '')
+}
+
 /** Flags the leaf command does not define are errors, not silently ignored booleans. */
 async function checkFlags(cmd: Cmd, argv: string[]): Promise<void> {
   const defs = (await resolve<ArgsDef>(cmd.args)) ?? {}
@@ -100,7 +136,7 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
     const { path, rest, unknown } = await walk(root, argv)
     const leaf = path.at(-1)!
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-      writeSync(1, `${await renderUsage(leaf, await usageParent(path))}\n`)
+      writeSync(1, `${plain(await renderUsage(leaf, await usageParent(path)))}\n`)
       return argv.length === 0 ? 1 : 0
     }
     if (unknown !== undefined && path.length === 1) {
@@ -111,25 +147,11 @@ export async function run(root: Cmd, argv: string[]): Promise<number> {
       )
     }
     await checkFlags(leaf, rest)
+    await checkPositionals(leaf, rest)
     setDebug(rest.includes('--debug'))
     const { result } = await runCommand(leaf, { rawArgs: rest })
     return typeof result === 'number' ? result : 0
   } catch (err) {
     return report(err, argv)
   }
-}
-
-function report(err: unknown, argv: string[]): number {
-  // by name too: serve and route carry their own copy of BurrowError (src/commands/index.ts)
-  if (err instanceof BurrowError || (err instanceof Error && err.name === 'BurrowError')) {
-    writeSync(2, `burrow: ${err.message}\n`)
-  } else if (err instanceof Error && err.name === 'CLIError') {
-    const cmd = argv.find((a) => !a.startsWith('-'))
-    const help = cmd ? `burrow ${cmd} --help` : 'burrow --help'
-    writeSync(2, `burrow: ${err.message.replace(/\x1b\[[0-9;]*m/g, '')} (see '${help}')\n`)
-  } else {
-    writeSync(2, `burrow: unexpected error: ${err instanceof Error ? err.message : String(err)} (rerun with BURROW_DEBUG=1 and report it)\n`)
-  }
-  logger.debug(err)
-  return 1
 }

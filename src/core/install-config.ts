@@ -11,10 +11,25 @@ import { selfCommand } from './self'
 
 export const MARKER = '# burrow-managed: written by `burrow install-config`'
 
+const both = (forms: string[]) => forms.flatMap((f) => [`${f}/*`, `${f}%*`])
+
 /** Host patterns: every form in both spellings (`%` survives %h lowercasing and scp/rsync). */
 export const HOST_PATTERNS = [
   '.host',
-  ...['unix', 'vsock', 'vsock-mux', 'qemu', 'qemu:system', 'qemu:session', 'incus'].flatMap((f) => [`${f}/*`, `${f}%*`]),
+  ...both(['unix', 'vsock', 'vsock-mux', 'machine', 'qemu', 'qemu:system', 'qemu:session', 'incus']),
+]
+
+/**
+ * Forms whose host keys are not recorded: throwaway VMs and containers that reuse a CID, socket
+ * path or machine name with fresh keys (systemd's drop-in does the same for unix, vsock, vsock-mux
+ * and machine). `.host` and `machine/.host` (this host's own sshd) and `qemu*` (libvirt domains,
+ * stable machines: libvirt's drop-in keeps checking) keep OpenSSH's checking. Incus instances keep
+ * the behaviour they had (recreated under the same name all the time, reached through the Incus API).
+ */
+export const THROWAWAY_PATTERNS = [
+  ...both(['unix', 'vsock', 'vsock-mux', 'machine', 'incus']),
+  '!machine/.host',
+  '!machine%.host',
 ]
 
 export interface InstallOptions {
@@ -47,9 +62,12 @@ export function renderFragment(binary: string, strictHostKeys = false): string {
   ]
   if (!strictHostKeys) {
     lines.push(
-      '    # Throwaway VMs and containers reuse CIDs and socket paths with fresh host keys. These',
-      '    # transports only reach this host (the kernel, not the network, picks the peer), so',
-      '    # their keys are not recorded; install with --strict-host-keys to check them as usual.',
+      '',
+      '# Throwaway VMs and containers reuse CIDs, socket paths and machine names with fresh host',
+      '# keys, and these transports only reach this host (the kernel, not the network, picks the',
+      '# peer), so their keys are not recorded. .host, machine/.host and qemu* (stable machines)',
+      '# keep the usual checking. Install with --strict-host-keys to check every form.',
+      `Match host ${THROWAWAY_PATTERNS.join(',')}`,
       '    StrictHostKeyChecking no',
       '    UserKnownHostsFile /dev/null',
       '    GlobalKnownHostsFile /dev/null',

@@ -10,11 +10,13 @@ import { closest } from './suggest'
 import { backend as unix } from '../backends/unix'
 import { backend as vsock } from '../backends/vsock'
 import { backend as mux } from '../backends/mux'
+import { backend as machine } from '../backends/machine'
 import { backend as libvirt } from '../backends/libvirt'
-import { backend as incus } from '../backends/incus'
+// the grammar only: the Incus client is a separate entrypoint (backends/incus/open.ts)
+import { backend as incus } from '../backends/incus/backend'
 import { backend as tcp } from '../backends/tcp'
 
-export const backends: readonly Backend<any>[] = [mux, vsock, unix, libvirt, incus, tcp]
+export const backends: readonly Backend<any>[] = [mux, vsock, unix, machine, libvirt, incus, tcp]
 
 function backendFor(addr: Address): Backend<any> {
   const b = backends.find((x) => x.kind === addr.kind)
@@ -24,6 +26,12 @@ function backendFor(addr: Address): Backend<any> {
 
 export function parseAddress(host: string, port = '22'): Address {
   checkHostText(host)
+  // `unix 22` is a form name without its separator, not a DNS name (systemd: "Don't know how to parse")
+  const bare = backends.find((b) => b.prefixes.includes(host.toLowerCase()))
+  if (bare) {
+    const what = bare.usage.slice(bare.usage.lastIndexOf('/') + 1)
+    fail(`parse host specification '${host}'`, `the separator is missing (expected ${host}/${what} or ${host}%${what})`)
+  }
   for (const b of backends) {
     const addr = b.parse(host, port)
     if (addr) return addr

@@ -13,3 +13,13 @@ const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 export function selfCommand(): string {
   return selfArgv().map(q).join(' ')
 }
+
+/**
+ * The URL of a module that is its own entrypoint of the compiled binary (scripts/compile.ts),
+ * given by its path under src/ without extension: code bundled into an entrypoint costs start-up
+ * even when it never runs. From the sources, the .ts file itself.
+ */
+export function entryUrl(path: string): string {
+  // every entrypoint lies under /$bunfs/root/, named by its path under src/
+  return compiled() ? `/$bunfs/root/${path}.js` : new URL(`../${path}.ts`, import.meta.url).href
+}

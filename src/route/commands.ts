@@ -4,7 +4,7 @@
  */
 import type { ArgDef, CommandDef } from 'citty'
 import { defineCommand } from 'citty'
-import { debugArgs } from '../commands/_shared'
+import { debugArgs, variadic } from '../commands/_shared'
 import { DEFAULT_CONFIG_PATH } from './paths'
 
 /** The route.yaml to use; every route subcommand takes it. */
@@ -58,7 +58,8 @@ const hostCommand = (name: 'enable' | 'disable', description: string) =>
   defineCommand({
     meta: { name, description },
     args: {
-      host: { type: 'positional', description: 'Destination as in dest: (nodesets allowed), or --all', required: false },
+      // several destinations: enable a b c
+      host: variadic({ type: 'positional', description: 'Destination as in dest: (nodesets allowed), or --all', required: false }),
       ...configArgs,
       all: { type: 'boolean', description: 'Every destination of the config' },
       ...debugArgs,

@@ -1,6 +1,6 @@
 // Bad input through the compiled binary: one line on stderr, exit 1, nothing on stdout, fast.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, chownSync } from 'node:fs'
+import { chmodSync, chownSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { mkdirSync, mkdtempSync, rmSync } from './fs'
 import { burrow, run, BURROW } from './run'
@@ -44,6 +44,11 @@ describe('bad input gets one clear line and exit 1', () => {
     [['proxy'], "Missing required positional argument: HOST (see 'burrow proxy --help')"],
     [['frobnicate'], "Failed to run 'frobnicate': no such command; commands: proxy, install-config, serve, route"],
     [['prxy'], "Failed to run 'prxy': no such command (did you mean 'proxy'?)"],
+    [['proxy', 'unix', '22'], "Failed to parse host specification 'unix': the separator is missing (expected unix/PATH or unix%PATH)"],
+    [['proxy', 'vsock-mux', '22'], "Failed to parse host specification 'vsock-mux': the separator is missing (expected vsock-mux/PATH or vsock-mux%PATH)"],
+    [['proxy', 'unix/x', '22', '33'], "Failed to parse arguments: unexpected argument '33' (takes at most 2)"],
+    [['proxy', '-w', '1', 'unix/x', '22', 'extra'], "Failed to parse arguments: unexpected argument 'extra' (takes at most 2)"],
+    [['install-config', 'extra'], "Failed to parse arguments: unexpected argument 'extra' (takes at most 0)"],
     [['proxy', '127.0.0.1', '1'], 'Failed to connect to 127.0.0.1 port 1: Connection refused (nothing listens on that port)'],
   ])('burrow %p', async (args, message) => {
     const r = await burrow(args, { timeoutMs: 10_000 })
@@ -51,6 +56,25 @@ describe('bad input gets one clear line and exit 1', () => {
     expect(r.stderr.split('\n').length).toBe(2)
     expect(r.stderr).toStartWith(`burrow: ${message}`)
     expect(r.code).toBe(1)
+  })
+
+  test.each([
+    ['a regular file', 'file', 'a regular file'],
+    ['a directory', 'private', 'a directory'],
+  ])('a path that is %s gets no "nothing accepts" hint', async (_, name, kind) => {
+    const path = join(dir, name)
+    if (name === 'file') writeFileSync(path, 'x')
+    const r = await burrow(['proxy', `unix%${path}`, '22'])
+    expect(r.stderr).toBe(`burrow: Failed to connect to unix socket ${path}: Connection refused (${path} is ${kind}, not a socket)\n`)
+    expect(r.code).toBe(1)
+  })
+
+  test('a socket nobody accepts on keeps the hint', async () => {
+    const path = join(dir, 'dead.sock')
+    const r0 = await run(['python3', '-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path)})`])
+    expect(r0.code).toBe(0)
+    const r = await burrow(['proxy', `unix%${path}`, '22'])
+    expect(r.stderr).toBe(`burrow: Failed to connect to unix socket ${path}: Connection refused (the socket file exists but nothing accepts on it)\n`)
   })
 
   test('permission denied on a root-only socket names what to do', async () => {

@@ -21,13 +21,13 @@ describe('install-config (system mode under --root)', () => {
     expect(r.stderr).toContain(`wrote ${fragment()}`)
     expect(r.stderr).toContain(`ssh -G vsock%4711 uses it: proxycommand '${BURROW}' proxy --typed '%n' '%h' %p`)
     const text = readFileSync(fragment(), 'utf8')
-    expect(text).toContain('Match host .host,unix/*,unix%*,vsock/*,vsock%*,vsock-mux/*,vsock-mux%*,qemu/*,qemu%*')
+    expect(text).toContain('Match host .host,unix/*,unix%*,vsock/*,vsock%*,vsock-mux/*,vsock-mux%*,machine/*,machine%*,qemu/*,qemu%*')
     expect(text).toContain('incus/*,incus%*')
     expect(text).toContain('    ProxyUseFdpass yes')
     expect(text).toContain('    CheckHostIP no')
   })
 
-  test.each([['vsock/4711'], ['vsock%4711'], ['unix/run/x'], ['vsock-mux%/run/v.sock'], ['.host'], ['qemu:system/vm'], ['qemu/vm'], ['incus/ct']])(
+  test.each([['vsock/4711'], ['vsock%4711'], ['unix/run/x'], ['vsock-mux%/run/v.sock'], ['.host'], ['machine/vm'], ['machine%.host'], ['qemu:system/vm'], ['qemu/vm'], ['incus/ct']])(
     'ssh -G %s picks up the ProxyCommand',
     async (host) => {
       const cfg = join(dir, 'include.conf')
@@ -37,6 +37,38 @@ describe('install-config (system mode under --root)', () => {
       expect(r.stdout).toContain('proxyusefdpass yes\n')
     },
   )
+
+  // OpenSSH's defaults: stricthostkeychecking ask, known hosts in ~/.ssh and /etc/ssh
+  test.each([
+    ['.host', 'checked'],
+    ['machine/.host', 'checked'],
+    ['machine%.host', 'checked'],
+    ['qemu/vm', 'checked'],
+    ['qemu%vm', 'checked'],
+    ['qemu:system/vm', 'checked'],
+    ['qemu:session%vm', 'checked'],
+    ['unix/run/x', 'not recorded'],
+    ['unix%/run/x', 'not recorded'],
+    ['vsock/3', 'not recorded'],
+    ['vsock%3', 'not recorded'],
+    ['vsock-mux/run/v', 'not recorded'],
+    ['vsock-mux%/run/v', 'not recorded'],
+    ['machine/vm', 'not recorded'],
+    ['machine%vm', 'not recorded'],
+    ['incus/ct', 'not recorded'],
+  ])('host keys of %s are %s', async (host, policy) => {
+    const cfg = join(dir, 'include.conf')
+    writeFileSync(cfg, `Include ${fragment()}\n`)
+    const r = await run(['ssh', '-G', '-F', cfg, host])
+    if (policy === 'checked') {
+      expect(r.stdout).toContain('\nstricthostkeychecking ask\n')
+      expect(r.stdout).not.toContain('/dev/null')
+    } else {
+      expect(r.stdout).toContain('\nstricthostkeychecking false\n')
+      expect(r.stdout).toContain('\nuserknownhostsfile /dev/null\n')
+      expect(r.stdout).toContain('\nglobalknownhostsfile /dev/null\n')
+    }
+  })
 
   test('plain host names are left alone', async () => {
     const cfg = join(dir, 'include.conf')

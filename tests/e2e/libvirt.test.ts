@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, randomBytes, readFileSync, rmSync, writeFileSy
 import { BURROW, burrow, installFragment, run } from './run'
 
 const SYSTEM = 'qemu:///system'
-const P = `burrow-t-${process.pid}-${randomBytes(3).toString('hex')}-`
+// bpx-: the prefix of the session that added the not-running refusal (shared libvirtd)
+const P = `bpx-t-${process.pid}-${randomBytes(3).toString('hex')}-`
 const UUID = randomUUID()
 const EMULATOR = ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-system-aarch64'].find(existsSync)
 const ARCH = EMULATOR?.endsWith('aarch64') ? 'aarch64' : 'x86_64'
@@ -37,7 +38,7 @@ function domainXML(name: string, devices: string, uuid?: string): string {
 /** Domains left by killed runs: their creator's pid is in the name and no longer alive. */
 function undefineStale(): void {
   for (const name of virsh(['list', '--all', '--name']).stdout.split('\n')) {
-    const pid = /^burrow-t-([0-9]+)-/.exec(name)?.[1]
+    const pid = /^(?:burrow|bpx)-t-([0-9]+)-/.exec(name)?.[1]
     if (pid && !existsSync(`/proc/${pid}`)) virsh(['undefine', name])
   }
 }
@@ -66,36 +67,47 @@ afterAll(() => {
 
 const resolve = (host: string, port = '22', extra: string[] = []) => burrow(['proxy', '--resolve', ...extra, host, port])
 
+// every domain here is shut off, so a lookup that finds one ends in the refusal that names the
+// domain it found and its CID: that proves the lookup (name, UUID, case) without a running VM;
+// src/backends/libvirt/lookup.test.ts resolves running domains of libvirtd's test driver
+const off = (name: string, cid: number) =>
+  `burrow: Failed to connect to libvirt domain '${name}': it is shut off (start it: virsh -c ${SYSTEM} start ${name}); its CID ${cid} may belong to another VM now\n`
+
 describe('burrow proxy --resolve against libvirtd', () => {
   test.each([
-    [`qemu:system/${P}vm-1`, '22', 'vsock/4711 22'],
-    [`qemu:system%${P}vm-2`, '2222', 'vsock/4712 2222'],
-    [`qemu/${P}vm-1`, '22', 'vsock/4711 22'],
-    [`qemu%${P}vm-2`, '22', 'vsock/4712 22'],
-    [`qemu:system/${P}MixedCaseVM`, '22', 'vsock/4713 22'],
-    [`qemu/${P}mixedcasevm`, '22', 'vsock/4713 22'],
-    [`qemu:system/${P}MIXEDCASEVM`, '22', 'vsock/4713 22'],
-    [`qemu:system/${UUID}`, '22', 'vsock/4714 22'],
-    [`qemu%${UUID.toUpperCase()}`, '22', 'vsock/4714 22'],
-    [`qemu/${UUID.replaceAll('-', '')}`, '22', 'vsock/4714 22'],
-    [`qemu:system/${P}Dup`, '22', 'vsock/4715 22'],
-    [`qemu:system/${P}DUP`, '22', 'vsock/4716 22'],
-  ])('%s port %s resolves to %s', async (host, port, want) => {
+    [`qemu:system/${P}vm-1`, '22', off(`${P}vm-1`, 4711)],
+    [`qemu:system%${P}vm-2`, '2222', off(`${P}vm-2`, 4712)],
+    [`qemu/${P}vm-1`, '22', off(`${P}vm-1`, 4711)],
+    [`qemu%${P}vm-2`, '22', off(`${P}vm-2`, 4712)],
+    [`qemu:system/${P}MixedCaseVM`, '22', off(`${P}MixedCaseVM`, 4713)],
+    [`qemu/${P}mixedcasevm`, '22', off(`${P}MixedCaseVM`, 4713)],
+    [`qemu:system/${P}MIXEDCASEVM`, '22', off(`${P}MixedCaseVM`, 4713)],
+    [`qemu:system/${UUID}`, '22', off(`${P}by-uuid`, 4714)],
+    [`qemu%${UUID.toUpperCase()}`, '22', off(`${P}by-uuid`, 4714)],
+    [`qemu/${UUID.replaceAll('-', '')}`, '22', off(`${P}by-uuid`, 4714)],
+    [`qemu:system/${P}Dup`, '22', off(`${P}Dup`, 4715)],
+    [`qemu:system/${P}DUP`, '22', off(`${P}DUP`, 4716)],
+  ])('%s port %s finds the domain and refuses it while shut off', async (host, port, want) => {
     const r = await resolve(host, port)
-    expect(r.stderr).toBe('')
-    expect(r.stdout).toBe(`${want}\n`)
-    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe(want)
+    expect(r.code).toBe(1)
+  })
+
+  test('the premise: libvirtd itself reports the static-CID domain shut off, with the CID still in its XML', () => {
+    expect(virsh(['domstate', `${P}vm-1`]).stdout.trim()).toBe('shut off')
+    expect(virsh(['dumpxml', `${P}vm-1`]).stdout).toContain("address='4711'")
   })
 
   test('--typed restores the case that OpenSSH folded', async () => {
     const r = await resolve(`qemu/${P}mixedcasevm`, '22', ['--typed', `qemu/${P}MixedCaseVM`])
-    expect(r.stdout).toBe('vsock/4713 22\n')
+    expect(r.stderr).toBe(off(`${P}MixedCaseVM`, 4713))
   })
 
   const edit = (name: string) => `virsh -c ${SYSTEM} edit ${name}`
   test.each([
     [`qemu:system/${P}novsock`, `Failed to get the vsock CID of libvirt domain '${P}novsock': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with '${edit(`${P}novsock`)}'; it takes effect at the next start)`],
-    [`qemu/${P}vm-3`, `Failed to get the vsock CID of libvirt domain '${P}vm-3': its CID is assigned automatically when it starts, and it is not running (start it: virsh -c ${SYSTEM} start ${P}vm-3)`],
+    [`qemu/${P}vm-3`, `Failed to get the vsock CID of libvirt domain '${P}vm-3': its CID is assigned automatically when it starts, and it is shut off (start it: virsh -c ${SYSTEM} start ${P}vm-3)`],
     [`qemu:system/${P}vm-4`, `Failed to find libvirt domain '${P}vm-4' in ${SYSTEM}: no domain has that name, UUID or ID (closest: ${P}vm-1, ${P}vm-2, ${P}vm-3; see virsh -c ${SYSTEM} list --all)`],
     [`qemu:system/987654321`, `Failed to find libvirt domain '987654321' in ${SYSTEM}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${SYSTEM} list --all)`],
     [`qemu/${P}dup`, `Failed to find libvirt domain '${P}dup': when case is ignored, several domains have that name: ${P}DUP, ${P}Dup (type one exactly: ssh keeps the case of qemu%NAME and qemu:system/NAME)`],
@@ -136,9 +148,7 @@ describe('burrow proxy --resolve against libvirtd', () => {
     const lib = /libvirt\.so\.0 \([^)]*\) => (\S+)/.exec(spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout)?.[1]
     expect(lib).toBeDefined()
     const r = await run(['unshare', '-m', 'sh', '-c', `mount --bind /dev/null ${lib} && exec ${BURROW} proxy --resolve qemu:system/${P}vm-1 22`])
-    expect(r.stderr).toBe('')
-    expect(r.stdout).toBe('vsock/4711 22\n')
-    expect(r.code).toBe(0)
+    expect(r.stderr).toBe(off(`${P}vm-1`, 4711))
   })
 })
 
@@ -154,23 +164,25 @@ describe('ssh with qemu hosts', () => {
     expect(r.stdout).toContain('\nproxyusefdpass yes\n')
   })
 
-  // --resolve writes the address and passes nothing, so ssh itself then fails: only burrow's output counts
+  // burrow's message names the domain it found: only its output counts
   test.each([
-    [`qemu/${P}MixedCaseVM`, "--typed '%n' '%h'", 'vsock/4713 22'],
-    [`qemu/${P}MixedCaseVM`, "'%h'", 'vsock/4713 22'],
-    [`qemu:system/${P}vm-1`, "--typed '%n' '%h'", 'vsock/4711 22'],
-    [`qemu%${UUID}`, "--typed '%n' '%h'", 'vsock/4714 22'],
-  ])('ssh %s with ProxyCommand burrow proxy --resolve %s resolves to %s', async (host, args, want) => {
+    [`qemu/${P}MixedCaseVM`, "--typed '%n' '%h'", off(`${P}MixedCaseVM`, 4713)],
+    [`qemu/${P}MixedCaseVM`, "'%h'", off(`${P}MixedCaseVM`, 4713)],
+    [`qemu:system/${P}vm-1`, "--typed '%n' '%h'", off(`${P}vm-1`, 4711)],
+    [`qemu%${UUID}`, "--typed '%n' '%h'", off(`${P}by-uuid`, 4714)],
+  ])('ssh %s with ProxyCommand burrow proxy --resolve %s finds the domain', async (host, args, want) => {
     const out = join(dir, `resolved-${randomBytes(4).toString('hex')}`)
     // 3>&1 keeps ssh's pipe open until burrow exits: on EOF ssh would SIGHUP it before it writes
-    const proxy = `${BURROW} proxy --resolve ${args} %p 3>&1 >${out}`
+    const proxy = `${BURROW} proxy --resolve ${args} %p 3>&1 2>${out}`
     await run(['ssh', '-F', '/dev/null', '-o', `ProxyCommand=${proxy}`, '-o', 'BatchMode=yes', host, 'true'])
-    expect(readFileSync(out, 'utf8')).toBe(`${want}\n`)
+    expect(readFileSync(out, 'utf8')).toBe(want)
   })
 
   test.each([
     [`qemu:system/${P}novsock`, 'it has no vsock device'],
-    [`qemu/${P}vm-3`, 'it is not running (start it'],
+    [`qemu/${P}vm-3`, 'it is shut off (start it'],
+    // a static CID in the XML of a shut-off domain is refused: a clone may hold that CID now
+    [`qemu/${P}vm-1`, `it is shut off (start it: virsh -c ${SYSTEM} start ${P}vm-1); its CID 4711 may belong to another VM now`],
     [`qemu:system/${P}vm-4`, 'no domain has that name, UUID or ID'],
   ])('ssh %s shows burrow\'s error', async (host, fragment) => {
     // the installed ProxyCommand connects once resolved: only run it when resolution must fail

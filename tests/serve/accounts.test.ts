@@ -27,8 +27,11 @@ describe.skipIf(!incusAvailable())('serve: locked and expired host accounts', ()
   beforeAll(async () => {
     await prepareTargets()
     for (const u of [OK, LOCKED, EXPIRED]) {
+      // incus-admin: the fixtures live in the default project, which plain `incus` members
+      // do not reach (tests/serve/authz.test.ts)
       if (Bun.spawnSync(['id', u]).exitCode !== 0)
-        sh('useradd', '--system', '--no-create-home', '--home-dir', `/tmp/${u}`, '-G', 'incus', u)
+        sh('useradd', '--system', '--no-create-home', '--home-dir', `/tmp/${u}`, '-G', 'incus-admin', u)
+      else sh('usermod', '-G', 'incus-admin', u)
       sh('chage', '-E', '-1', u)
     }
     const p = Bun.spawnSync(['chpasswd'], {

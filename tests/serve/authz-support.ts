@@ -43,6 +43,8 @@ export function ensureHostUser(name: string, groups: string[]): number {
   } else {
     Bun.spawnSync(['usermod', '-G', groups.join(','), name])
   }
+  // useradd leaves `!`, which sshd (and serve) read as a locked account: `*` is "no password"
+  Bun.spawnSync(['usermod', '-p', '*', name])
   const home = `/tmp/${name}`
   mkdirSync(home, { recursive: true, mode: 0o755 })
   Bun.spawnSync(['chown', `${name}:`, home])

@@ -105,7 +105,9 @@ describe.skipIf(!incusAvailable())('serve: a connection flood in both modes', ()
         // never more unauthenticated connections than --max-startups' FULL at once
         expect(figures.heldPastOneSecond).toBeLessThanOrEqual(2 * FULL)
         expect(figures.longestHeldMs).toBeLessThan((GRACE_S + 2.5) * 1000)
-        expect(figures.maxProcesses).toBeLessThanOrEqual(mode === 'master' ? FULL + 2 : 1)
+        // master: the master, FULL unauthenticated workers, the legitimate login's, and workers
+        // of connections that just closed (each lingers 1.5 s for session cleanup, worker.ts)
+        expect(figures.maxProcesses).toBeLessThanOrEqual(mode === 'master' ? FULL + 5 : 1)
         expect(figures.maxPssMiB).toBeLessThan(mode === 'master' ? 1200 : 300)
         expect(s.log()).toContain('unauthenticated connections (--max-startups)')
         expect(s.log()).toContain('Timeout before authentication for 127.0.0.3')

@@ -42,6 +42,16 @@ export type MuxBehaviour =
    * plus those bytes in ONE write, so the client's first read holds both.
    */
   | 'coalesce'
+  /**
+   * no OK line at all: bridge straight to the target, whose first bytes (a Debian sshd's
+   * 39-byte banner) are the first bytes the client sees (muxes before the OK reply, or a
+   * guest-side bridge to sshd)
+   */
+  | 'banner'
+  /** a foreign line `HELLO\n` and no OK line, then the target's bytes */
+  | 'foreign'
+  /** the OK line only after LATE_MS (7.5 s), then bridge: a slow VMM */
+  | 'late'
 
 export interface MuxPeerOptions {
   path: string
@@ -66,6 +76,7 @@ const HOST_PORT_BASE = 2 ** 30
 const GARBAGE_HOLD_MS = 2000
 const SPLIT_PAUSE_MS = 50
 const COALESCE_WAIT_MS = 1000
+export const LATE_MS = 7500
 
 export function randomHostPort(): number {
   return HOST_PORT_BASE + Math.floor(Math.random() * HOST_PORT_BASE)
@@ -201,6 +212,17 @@ export async function startMuxPeer(opts: MuxPeerOptions): Promise<MuxPeer> {
       if (behaviour === 'ok') {
         host.write(ok)
         bridge()
+      } else if (behaviour === 'banner') {
+        bridge()
+      } else if (behaviour === 'foreign') {
+        host.write('HELLO\n')
+        bridge()
+      } else if (behaviour === 'late') {
+        later(LATE_MS, () => {
+          if (host.destroyed) return
+          host.write(ok)
+          bridge()
+        })
       } else if (behaviour === 'split') {
         const a = ok.slice(0, 3)
         const b = ok.slice(3, 8)

@@ -25,7 +25,7 @@ runBackendContract({
     ['qemu:System/vm', '22', "Unknown connection URI 'qemu:System'"],
     ['qemu:/vm', '22', "Unknown connection URI 'qemu:'"],
     ['qemu:///system/vm', '22', "Unknown connection URI 'qemu:'"],
-    ['qemu:system', '22', 'expected qemu:system/NAME'],
+    ['qemu:system', '22', 'the separator is missing (expected qemu:system/NAME or qemu:system%NAME)'],
     ['qemu/', '22', 'the domain name is empty'],
     ['qemu%', '22', 'the domain name is empty'],
     ['qemu:session/', '22', 'the domain name is empty'],

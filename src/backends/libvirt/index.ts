@@ -8,8 +8,8 @@ import { afterPrefix, type AddressOf } from '../../core/address'
 import type { Backend } from '../../core/backend'
 import { fail } from '../../core/errors'
 import { logger } from '../../core/log'
+import { entryUrl } from '../../core/self'
 import { backend as vsock, parseCid, parseVsockPort } from '../vsock'
-import { findVsockCid } from './lookup'
 
 const SYSTEM = 'qemu:///system'
 const SESSION = 'qemu:///session'
@@ -52,6 +52,8 @@ function prefixOf(uri: string | undefined): string {
 async function resolveDomain(addr: AddressOf<'libvirt'>): Promise<AddressOf<'vsock'>> {
   const root = process.geteuid?.() === 0
   const uris = addr.uri ? [addr.uri] : root ? [SYSTEM] : [SYSTEM, SESSION]
+  // the RPC client is its own entrypoint of the compiled binary: bundled in, it cost every start-up
+  const { findVsockCid } = (await import(entryUrl('backends/libvirt/lookup'))) as typeof import('./lookup')
   const found = await findVsockCid(addr.name, uris)
   logger.debug(`libvirt: domain '${found.name}' in ${found.uri} has vsock CID ${found.cid}`)
   return { kind: 'vsock', cid: parseCid(found.cid), port: addr.port }

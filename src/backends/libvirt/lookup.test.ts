@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { findVsockCid } from './lookup'
+import { findVsockCid, notRunning } from './lookup'
 
 const vm = (name: string, uuid: string, vsock = '') =>
   `<domain type='test'><name>${name}</name><uuid>${uuid}</uuid><memory>8192</memory><os><type>hvm</type></os><devices>${vsock}</devices></domain>`
@@ -86,5 +86,19 @@ describe('findVsockCid', () => {
     await expect(findVsockCid('x', [missing])).rejects.toThrow(
       `Failed to connect to libvirt at ${missing}: socket /nonexistent/libvirt-sock: No such file or directory (is libvirtd running? start it with systemctl start libvirtd (or virtqemud), or libvirtd -d)`,
     )
+  })
+})
+
+describe('notRunning', () => {
+  // virDomainState (include/libvirt/libvirt-domain.h)
+  test.each([
+    [3, 'it is paused (resume it: virsh -c U resume vm)'],
+    [4, 'it is shutting down (start it: virsh -c U start vm)'],
+    [5, 'it is shut off (start it: virsh -c U start vm)'],
+    [6, 'it has crashed (start it: virsh -c U start vm)'],
+    [7, 'it is suspended by power management (wake it: virsh -c U dompmwakeup vm)'],
+    [0, 'it is not running (state 0) (start it: virsh -c U start vm)'],
+  ])('state %p: %p', (state, want) => {
+    expect(notRunning(state, 'U', 'vm')).toBe(want)
   })
 })

@@ -30,7 +30,26 @@ async function lookupExact(conn: Connection, name: string): Promise<Domain | und
 
 const virshHint = (uri: string, verb: string, name: string) => `virsh -c ${uri} ${verb} ${name}`
 
-/** The CID from the domain's XML. */
+/** virDomainState values that mean a guest can answer: VIR_DOMAIN_RUNNING, VIR_DOMAIN_BLOCKED. */
+const RUNNING = new Set([1, 2])
+
+/** Why a domain in `state` (virDomainState) cannot be reached, and the virsh command that changes that. */
+export function notRunning(state: number, uri: string, name: string): string {
+  const [what, todo, verb] =
+    {
+      3: ['it is paused', 'resume it', 'resume'],
+      4: ['it is shutting down', 'start it', 'start'],
+      5: ['it is shut off', 'start it', 'start'],
+      6: ['it has crashed', 'start it', 'start'],
+      7: ['it is suspended by power management', 'wake it', 'dompmwakeup'],
+    }[state] ?? [`it is not running (state ${state})`, 'start it', 'start']
+  return `${what} (${todo}: ${virshHint(uri, verb!, name)})`
+}
+
+/**
+ * The CID from the domain's XML, only while the domain runs: a shut-off domain's XML keeps its
+ * static CID, which a running clone may hold meanwhile (libvirt-ssh-proxy refuses it too).
+ */
 async function cidOf(conn: Connection, dom: Domain): Promise<FoundCid> {
   const { uri } = conn
   const name = dom.name
@@ -42,15 +61,19 @@ async function cidOf(conn: Connection, dom: Domain): Promise<FoundCid> {
       `it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with '${virshHint(uri, 'edit', name)}'; it takes effect at the next start)`,
     )
   }
+  const { state } = await conn.state(dom)
+  if (!RUNNING.has(state)) {
+    if (vsock.address !== undefined) {
+      fail(`connect to libvirt domain '${name}'`, `${notRunning(state, uri, name)}; its CID ${vsock.address} may belong to another VM now`)
+    }
+    if (!vsock.auto) {
+      fail(what, `its <cid> has no address (set <cid auto='yes'/> or an address with '${virshHint(uri, 'edit', name)}')`)
+    }
+    // libvirt picks an automatic CID when the domain starts (docs/formatdomain.rst, "Vsock")
+    fail(what, `its CID is assigned automatically when it starts, and ${notRunning(state, uri, name)}`)
+  }
   if (vsock.address !== undefined) return { uri, name, cid: vsock.address }
-  if (await conn.isActive(dom)) {
-    fail(what, `libvirt reports no CID for the running domain (check '${virshHint(uri, 'dumpxml', name)}')`)
-  }
-  if (!vsock.auto) {
-    fail(what, `its <cid> has no address (set <cid auto='yes'/> or an address with '${virshHint(uri, 'edit', name)}')`)
-  }
-  // libvirt picks an automatic CID when the domain starts (docs/formatdomain.rst, "Vsock")
-  fail(what, `its CID is assigned automatically when it starts, and it is not running (start it: ${virshHint(uri, 'start', name)})`)
+  fail(what, `libvirt reports no CID for the running domain (check '${virshHint(uri, 'dumpxml', name)}')`)
 }
 
 const DENIED_CODES = [

@@ -30,6 +30,7 @@ const REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID = 24
 const REMOTE_PROC_AUTH_LIST = 66
 const REMOTE_PROC_AUTH_POLKIT = 70
 const REMOTE_PROC_DOMAIN_IS_ACTIVE = 150
+const REMOTE_PROC_DOMAIN_GET_STATE = 212
 const REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS = 273
 // enum remote_auth_type
 const REMOTE_AUTH_NONE = 0
@@ -181,6 +182,13 @@ export class Connection {
   xmlDesc(dom: Domain): Promise<string> {
     const args: Args = (w) => writeDomain(w, dom).u32(0)
     return this.call(REMOTE_PROC_DOMAIN_GET_XML_DESC, 'virDomainGetXMLDesc', args, readString)
+  }
+
+  /** virDomainGetState: the virDomainState (VIR_DOMAIN_RUNNING = 1, …) and its reason. */
+  state(dom: Domain): Promise<{ state: number; reason: number }> {
+    const args: Args = (w) => writeDomain(w, dom).u32(0)
+    const read = (r: XdrReader) => ({ state: r.i32(), reason: r.i32() })
+    return this.call(REMOTE_PROC_DOMAIN_GET_STATE, 'virDomainGetState', args, read)
   }
 
   isActive(dom: Domain): Promise<boolean> {

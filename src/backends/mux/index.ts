@@ -6,9 +6,16 @@ import { afterPrefix, formatPath, socketPath } from '../../core/address'
 import type { Backend } from '../../core/backend'
 import { FdStream } from '../../core/backend'
 import * as libc from '../../core/ffi/libc'
+import { logger } from '../../core/log'
 import { connectUnix } from '../unix'
 import { parseVsockPort } from '../vsock'
-import { muxHandshake } from './handshake'
+import { muxHandshake, type MuxOutcome } from './handshake'
+
+const outcomes: Record<MuxOutcome, string> = {
+  ok: 'consumed the OK line',
+  'no-ok': 'no OK line; passing every byte on',
+  'no-reply': 'no reply in time; passing the stream on untouched (ssh skips a late OK line)',
+}
 
 export const backend: Backend<'vsock-mux'> = {
   kind: 'vsock-mux',
@@ -23,7 +30,8 @@ export const backend: Backend<'vsock-mux'> = {
   async open(addr, opts) {
     const fd = connectUnix(addr.path, opts.timeoutMs)
     try {
-      muxHandshake(fd, addr.port, addr.path, opts.timeoutMs)
+      const outcome = muxHandshake(fd, addr.port, addr.path, opts.timeoutMs)
+      logger.debug(`vsock-mux ${addr.path}: ${outcomes[outcome]}`)
       return new FdStream(fd)
     } catch (err) {
       libc.close(fd)

@@ -2,10 +2,11 @@
  * `unix/PATH`, `unix%PATH` and `.host` (= unix/run/ssh-unix-local/socket, the socket that
  * systemd-ssh-generator makes sshd listen on). The port is ignored, as ssh passes one anyway.
  */
+import { statSync } from 'node:fs'
 import { afterPrefix, formatPath, parsePort, socketPath } from '../../core/address'
 import type { Backend } from '../../core/backend'
 import { FdStream } from '../../core/backend'
-import { failWith } from '../../core/errors'
+import { fail, failWith, SyscallError } from '../../core/errors'
 import * as libc from '../../core/ffi/libc'
 import { AF_UNIX, errno, sockaddrUn, UNIX_PATH_MAX } from '../../core/ffi/structs'
 import { connectSocket } from '../../core/socket'
@@ -34,9 +35,23 @@ export function connectUnix(path: string, timeoutMs?: number): number {
     }
     return connectSocket(AF_UNIX, sockaddrUn(target), timeoutMs)
   } catch (err) {
+    // connect(2) says ECONNREFUSED for a regular file or a directory too: only a socket gets the listener hint
+    const kind = err instanceof SyscallError && err.errno === errno.ECONNREFUSED ? notSocket(path) : undefined
+    if (kind) fail(what, `${(err as SyscallError).reason} (${path} is ${kind}, not a socket)`, errno.ECONNREFUSED)
     return failWith(what, err, hints)
   } finally {
     if (pathFd !== undefined) libc.close(pathFd)
+  }
+}
+
+/** What `path` is when it exists and is not a socket: 'a directory', 'a regular file', … */
+function notSocket(path: string): string | undefined {
+  try {
+    const st = statSync(path)
+    if (st.isSocket()) return undefined
+    return st.isDirectory() ? 'a directory' : st.isFile() ? 'a regular file' : 'a device or FIFO'
+  } catch {
+    return undefined
   }
 }
 

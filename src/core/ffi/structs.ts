@@ -34,6 +34,8 @@ export const POLLOUT = 0x4
 export const POLLERR = 0x8
 export const POLLHUP = 0x10
 export const POLLNVAL = 0x20
+/** the peer shut down its writing side (Linux, _GNU_SOURCE) */
+export const POLLRDHUP = 0x2000
 export const SPLICE_F_MOVE = 1
 export const SPLICE_F_NONBLOCK = 2
 export const PR_SET_PDEATHSIG = 1
