@@ -10,6 +10,7 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import { ChaCha20, Poly1305 } from '../core/ffi/libcrypto'
+import { logger } from '../core/log'
 
 const TAG = 16
 
@@ -76,9 +77,11 @@ export class ChaChaPolyDecipher extends ChaChaPoly {
     return new DataView(this.#plainLen.buffer).getUint32(0)
   }
 
-  /** Checks `mac` over the encrypted length and `packet`, then decrypts `packet` in place. */
-  decrypt(packet: Uint8Array, mac: Uint8Array, seqno: number): void {
-    if (this.ivView.getUint32(12) !== seqno >>> 0) this.decryptLen(this.#encLen, seqno)
+  /**
+   * Checks `mac` over the encrypted length and `packet`, then decrypts `packet` in place; follows
+   * `decryptLen` of the same packet (ssh2 calls them in that order), whose state it continues.
+   */
+  decrypt(packet: Uint8Array, mac: Uint8Array, _seqno: number): void {
     this.poly.update(this.#encLen)
     this.poly.update(packet)
     this.poly.final(this.#tag)
@@ -94,7 +97,8 @@ export function chachaBinding():
   try {
     new ChaChaPolyCipher(new Uint8Array(64)).free()
     return { ChaChaPolyCipher, ChaChaPolyDecipher }
-  } catch {
+  } catch (err) {
+    logger.debug(`chacha20-poly1305@openssh.com not offered: ${(err as Error).message}`)
     return undefined
   }
 }
