@@ -126,7 +126,7 @@ describe('chacha20-poly1305@openssh.com (PROTOCOL.chacha20poly1305)', () => {
       const len = d.decryptLen(packet.subarray(0, 4), seqno)
       const body = packet.slice(4, 4 + len)
       d.decrypt(body, packet.subarray(4 + len), seqno)
-      expect(body).toEqual(plain.subarray(4))
+      expect(Buffer.from(body)).toEqual(Buffer.from(plain.subarray(4)))
     }
   })
 })
