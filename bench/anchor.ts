@@ -14,7 +14,10 @@ const BURROW = join(import.meta.dir, '../dist/burrow')
 const DEVICE = 'bsp-bench-sshd'
 
 /** Starts sshd in FWD for `key` (root) and returns ssh's options to reach it (host: `inside`). */
-export async function sshdInside(key: string, dir: string): Promise<{ opts: string[]; close(): Promise<void> }> {
+export async function sshdInside(
+  key: string,
+  dir: string,
+): Promise<{ opts: string[]; cpu(): Promise<number>; close(): Promise<void> }> {
   const pub = readFileSync(`${key}.pub`, 'utf8').trim()
   await sh(`mkdir -p /root/.ssh /run/sshd && echo '${pub}' > /root/.ssh/authorized_keys`)
   await daemon('pgrep -x sshd >/dev/null || /usr/sbin/sshd')
@@ -23,6 +26,12 @@ export async function sshdInside(key: string, dir: string): Promise<{ opts: stri
   await incus('config', 'device', 'add', FWD, DEVICE, 'proxy', 'bind=host', `listen=unix:${sock}`,
     'connect=tcp:127.0.0.1:22')
   return {
+    /** CPU seconds of sshd and its reaped children (every finished connection) so far */
+    async cpu() {
+      const r = await sh('cat /proc/$(pgrep -o -x sshd)/stat')
+      const st = r.stdout.slice(r.stdout.lastIndexOf(')') + 2).split(' ')
+      return (Number(st[11]) + Number(st[12]) + Number(st[13]) + Number(st[14])) / 100
+    },
     opts: [...batchSshOptions(key), '-o', 'ProxyUseFdpass=yes', '-o',
       `ProxyCommand=${BURROW} proxy unix%%${sock} %p`, '-o', 'User=root'],
     close: () => incus('config', 'device', 'remove', FWD, DEVICE).then(() => {}),
@@ -71,10 +80,10 @@ export async function timed(
 export function row(what: string, mib: number, b: Run, sshd: Run, inc: Run | undefined): string {
   const mbs = (r: Run) => `${((mib * 1.048576) / r.sec).toFixed(0)} MB/s`
   const perGiB = (s: number | undefined) => (s === undefined ? '–' : ((s * 1024) / mib).toFixed(2))
-  return `| ${what} | ${mbs(b)} | ${mbs(sshd)} | ${inc ? mbs(inc) : '–'} | ${(sshd.sec / b.sec).toFixed(2)}× | ${inc ? `${(inc.sec / b.sec).toFixed(2)}×` : '–'} | ${perGiB(b.server)} / ${perGiB(b.client)} | ${perGiB(sshd.client)} |`
+  return `| ${what} | ${mbs(b)} | ${mbs(sshd)} | ${inc ? mbs(inc) : '–'} | ${(sshd.sec / b.sec).toFixed(2)}× | ${inc ? `${(inc.sec / b.sec).toFixed(2)}×` : '–'} | ${perGiB(b.server)} / ${perGiB(b.client)} | ${perGiB(sshd.server)} / ${perGiB(sshd.client)} |`
 }
 
 export const HEADER = [
-  '| what | burrow serve | sshd in container | incus | burrow / sshd | burrow / incus | CPU s/GiB burrow / its client | CPU s/GiB client of sshd |',
+  '| what | burrow serve | sshd in container | incus | burrow / sshd | burrow / incus | CPU s/GiB burrow / its client | CPU s/GiB sshd / its client |',
   '|---|---|---|---|---|---|---|---|',
 ].join('\n')

@@ -44,12 +44,29 @@ const cpuOf = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')
   return (Number(stat[13]) + Number(stat[14])) / 100
 }
+const threads = () => {
+  const m = new Map<string, number>()
+  for (const t of readdirSync(`/proc/${serve.pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${serve.pid}/task/${t}/stat`, 'utf8')
+      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))
+      const st = f.slice(f.lastIndexOf(')') + 2).split(' ')
+      m.set(`${name}/${t}`, (Number(st[11]) + Number(st[12])) / 100)
+    } catch {}
+  }
+  return m
+}
+const th0 = threads()
 const cpu0 = cpuOf(serve.pid)
 const t = performance.now()
 const p = Bun.spawnSync(['bash', '-c', `time (${cmd})`], { stderr: 'pipe' })
 const secs = (performance.now() - t) / 1000
 console.log(`${values.dir} ${values.mib} MiB: ${secs.toFixed(2)} s, ${((Number(values.mib) * 1.048576) / secs).toFixed(0)} MB/s; client ${p.stderr.toString().trim().replace(/\s+/g, ' ')}`)
 console.log(`serve CPU during the transfer (login included): ${(cpuOf(serve.pid) - cpu0).toFixed(2)} s`)
+for (const [k, v] of threads()) {
+  const d = v - (th0.get(k) ?? 0)
+  if (d > 0.01) console.log(`  thread ${k}: ${d.toFixed(2)} s`)
+}
 serve.kill('SIGINT')
 await serve.exited
 const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))

@@ -30,14 +30,23 @@ Bun.spawnSync(['sh', '-c', `head -c ${MIB}M /dev/urandom > ${file}`])
 const sum = await sha256(file)
 const anchor = await sshdInside(s.key, dir)
 
-async function sftp(opts: string[], host: string, servePid?: number): Promise<{ put: Run; get: Run }> {
+/** SFTP put then get in two connections; `serverCpu` reads the server's CPU seconds so far */
+async function sftp(
+  opts: string[],
+  host: string,
+  serverCpu: () => number | Promise<number>,
+): Promise<{ put: Run; get: Run }> {
   await sh('rm -f /root/bench-data')
   const back = join(dir, 'back')
   rmSync(back, { force: true })
   writeFileSync(join(dir, 'put'), `put ${file} /root/bench-data\n`)
   writeFileSync(join(dir, 'get'), `get /root/bench-data ${back}\n`)
-  const put = await timed(['sftp', ...opts, '-b', '-', host], { stdin: join(dir, 'put'), servePid })
-  const get = await timed(['sftp', ...opts, '-b', '-', host], { stdin: join(dir, 'get'), servePid })
+  const c0 = await serverCpu()
+  const put = await timed(['sftp', ...opts, '-b', '-', host], { stdin: join(dir, 'put') })
+  const c1 = await serverCpu()
+  const get = await timed(['sftp', ...opts, '-b', '-', host], { stdin: join(dir, 'get') })
+  put.server = c1 - c0
+  get.server = (await serverCpu()) - c1
   if ((await sha256(back)) !== sum) throw new Error('sftp copy differs')
   return { put, get }
 }
@@ -46,8 +55,8 @@ const burrowOpts = sshArgs(s, FWD)
   .slice(1, -1)
   .filter((x) => x !== '-p' && x !== String(s.port))
   .concat(['-P', String(s.port)])
-const viaBurrow = await sftp(burrowOpts, '127.0.0.1', s.pid)
-const openssh = await sftp(anchor.opts, 'inside')
+const viaBurrow = await sftp(burrowOpts, '127.0.0.1', () => cpuSeconds(s.pid))
+const openssh = await sftp(anchor.opts, 'inside', () => anchor.cpu())
 await sh('rm -f /root/bench-data')
 const incusPut = await timed(['incus', 'file', 'push', file, `${FWD}/root/bench-data`])
 rmSync(join(dir, 'back'), { force: true })
@@ -75,32 +84,48 @@ function drain(target: { port: number } | { path: string }): Promise<number> {
     c.on('error', reject)
   })
 }
-/** `ssh -N -L` with `argv` (ssh and its options, without the host), then one timed drain */
-async function forwardRead(argv: string[], host: string, servePid?: number): Promise<Run> {
+/**
+ * `ssh -N -L` with `argv` (ssh and its options, without the host), a warm-up read, then one timed
+ * read. `serverCpu` is burrow's (live) or sshd's (its reaped children: read after ssh is gone,
+ * and halved, as it then covers the warm-up read too).
+ */
+async function forwardRead(
+  argv: string[],
+  host: string,
+  serverCpu: () => number | Promise<number>,
+  live: boolean,
+): Promise<Run> {
   const lport = 20000 + Math.floor(Math.random() * 20000)
   const fwd = Bun.spawn([...argv, '-N', '-L', `127.0.0.1:${lport}:127.0.0.1:7003`, host], {
     stdout: 'ignore',
     stderr: 'ignore',
   })
+  const s0 = await serverCpu()
   // the first connection also sets the path up (burrow adds a device, ~1 s in Incus 6.0)
   let warm = 0
   for (let i = 0; i < 100 && !warm; i++)
     warm = await drain({ port: lport }).catch(() => Bun.sleep(100).then(() => 0))
   const c0 = cpuSeconds(fwd.pid)
-  const s0 = servePid ? cpuSeconds(servePid) : 0
+  const s1 = await serverCpu()
   const sec = await drain({ port: lport })
-  const run: Run = {
-    sec,
-    client: cpuSeconds(fwd.pid) - c0,
-    server: servePid ? cpuSeconds(servePid) - s0 : undefined,
-  }
+  const run: Run = { sec, client: cpuSeconds(fwd.pid) - c0 }
+  if (live) run.server = (await serverCpu()) - s1
   fwd.kill()
   await fwd.exited
+  if (!live) {
+    await Bun.sleep(500)
+    run.server = ((await serverCpu()) - s0) / 2
+  }
   return run
 }
 const burrowArgs = sshArgs(s, FWD)
-const lBurrow = await forwardRead(burrowArgs.slice(0, -1), burrowArgs.at(-1)!, s.pid)
-const lSshd = await forwardRead(['ssh', ...anchor.opts], 'inside')
+const lBurrow = await forwardRead(
+  burrowArgs.slice(0, -1),
+  burrowArgs.at(-1)!,
+  () => cpuSeconds(s.pid),
+  true,
+)
+const lSshd = await forwardRead(['ssh', ...anchor.opts], 'inside', () => anchor.cpu(), false)
 // burrow removes its device now; the incus CLI does not retry on a concurrent change (ETag)
 while ((await burrowDevices()).length) await Bun.sleep(100)
 const dsock = join(dir, 'dev.sock')

@@ -66,8 +66,14 @@ for (const w of Object.keys(via) as Way[]) {
   const pid = w === 'burrow' || w === 'gcm' ? s.pid : undefined
   // warm the page cache, the connection path and the JIT, then one measured run each way
   await timed(via[w](`head -c 64M ${FILE}`))
+  const sshd0 = await anchor.cpu()
   down[w] = await timed(via[w](`cat ${FILE}`), { servePid: pid })
+  const sshd1 = await anchor.cpu()
   up[w] = await timed(via[w]('cat > /dev/null'), { stdin: upFile, servePid: pid })
+  if (w === 'sshd') {
+    down[w].server = sshd1 - sshd0
+    up[w].server = (await anchor.cpu()) - sshd1
+  }
 }
 await anchor.close()
 rmSync(dir, { recursive: true, force: true })

@@ -2,7 +2,12 @@
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 
-/** Pipes a ↔ b; EOF is passed on each way; once either closes or fails, both are destroyed. */
+/**
+ * Pipes a ↔ b; EOF is passed on each way. When one side closes after a clean EOF (piped on as
+ * `end()`), the other is destroyed only once it has delivered what it still holds (an SSH
+ * channel waiting for window, a socket with a full send buffer): destroying it at once dropped
+ * the tail of `-L` reads. An abrupt close or an error destroys both at once.
+ */
 export function join(a: Duplex, b: Duplex): void {
   coalesceWrites(a)
   coalesceWrites(b)
@@ -12,8 +17,13 @@ export function join(a: Duplex, b: Duplex): void {
     a.destroy()
     b.destroy()
   }
-  a.once('close', kill)
-  b.once('close', kill)
+  const closed = (from: Duplex, other: Duplex) => () => {
+    if (from.readableEnded && !other.destroyed && !other.writableFinished)
+      other.once('finish', () => other.destroy())
+    else other.destroy()
+  }
+  a.once('close', closed(a, b))
+  b.once('close', closed(b, a))
   a.on('error', kill)
   b.on('error', kill)
 }
