@@ -25,6 +25,8 @@ await prepareTargets()
 await prepareFwd()
 const dir = mkdtempSync('/tmp/bsp-bench-files-')
 const s = await startServe(['--max-startups', '100'])
+// a failed run must not leave the server (and its devices) behind
+process.on('exit', () => Bun.spawnSync(['kill', String(s.pid)], { stderr: 'ignore' }))
 const file = join(dir, 'data')
 Bun.spawnSync(['sh', '-c', `head -c ${MIB}M /dev/urandom > ${file}`])
 const sum = await sha256(file)

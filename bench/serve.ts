@@ -31,6 +31,8 @@ const FILE = `/root/bench-${MIB}m`
 await prepareTargets()
 await prepareFwd()
 const s = await startServe(['--max-startups', String(SESSIONS * 2), '--max-auth-failures', '0'])
+// a failed run must not leave the server (and its devices) behind
+process.on('exit', () => Bun.spawnSync(['kill', String(s.pid)], { stderr: 'ignore' }))
 const dir = mkdtempSync('/tmp/bsp-bench-serve-')
 const ssh = sshArgs(s, C1)
   .map((a) => `'${a}'`)
