@@ -16,16 +16,16 @@ export interface SourcePatch {
   replace: string
 }
 
-const chachaPoly = new URL('../src/serve/chacha-poly.ts', import.meta.url).pathname
+const binding = new URL('../src/serve/ssh2-binding.ts', import.meta.url).pathname
 
 export const ssh2Patches: SourcePatch[] = [
   {
-    // ssh2's optional native addon cannot load under Bun; in its place offer the
-    // chacha20-poly1305@openssh.com cipher/decipher pair on libcrypto (undefined if unavailable)
-    name: 'chacha20-poly1305 binding',
+    // ssh2's optional native addon cannot load under Bun; in its place offer chacha20-poly1305
+    // and AES-GCM on libcrypto (undefined if libcrypto is unavailable)
+    name: 'libcrypto binding',
     file: 'lib/protocol/crypto.js',
     find: "binding = require('./crypto/build/Release/sshcrypto.node');",
-    replace: `binding = require(${JSON.stringify(chachaPoly)}).chachaBinding();`,
+    replace: `binding = require(${JSON.stringify(binding)}).binding();`,
   },
   {
     // the cipher list is filtered by crypto.getCiphers(), which lacks chacha20 under Bun

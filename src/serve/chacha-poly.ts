@@ -1,7 +1,7 @@
 /**
  * chacha20-poly1305@openssh.com (OpenSSH PROTOCOL.chacha20poly1305) on libcrypto's raw ChaCha20
  * and Poly1305, shaped as the `ChaChaPolyCipher`/`ChaChaPolyDecipher` pair of ssh2's optional
- * native binding (ssh2/lib/protocol/crypto.js), which the build plugs in (scripts/ssh2-patches.ts).
+ * native binding (ssh2/lib/protocol/crypto.js), which the build plugs in (ssh2-binding.ts).
  *
  * The 64-byte key is K_2 ‖ K_1: K_1 (the second half) encrypts only the 4-byte length; K_2
  * encrypts the payload from block counter 1, and its block 0 gives the one-time Poly1305 key.
@@ -10,7 +10,6 @@
  */
 import { timingSafeEqual } from 'node:crypto'
 import { ChaCha20, Poly1305 } from '../core/ffi/libcrypto'
-import { logger } from '../core/log'
 
 const TAG = 16
 
@@ -87,18 +86,5 @@ export class ChaChaPolyDecipher extends ChaChaPoly {
     this.poly.final(this.#tag)
     if (!timingSafeEqual(this.#tag, mac.subarray(0, TAG))) throw new Error('Invalid MAC')
     this.main.update(packet)
-  }
-}
-
-/** The binding ssh2 looks for; undefined when libcrypto cannot be loaded (no cipher offered). */
-export function chachaBinding():
-  | { ChaChaPolyCipher: typeof ChaChaPolyCipher; ChaChaPolyDecipher: typeof ChaChaPolyDecipher }
-  | undefined {
-  try {
-    new ChaChaPolyCipher(new Uint8Array(64)).free()
-    return { ChaChaPolyCipher, ChaChaPolyDecipher }
-  } catch (err) {
-    logger.debug(`chacha20-poly1305@openssh.com not offered: ${(err as Error).message}`)
-    return undefined
   }
 }

@@ -30,4 +30,24 @@ describe('ssh2 source patches', () => {
     const { DEFAULT_CIPHER } = require('ssh2/lib/protocol/constants.js') as { DEFAULT_CIPHER: string[] }
     expect(DEFAULT_CIPHER).toContain('chacha20-poly1305@openssh.com')
   })
+
+  test.each([
+    ['chacha20-poly1305@openssh.com', 64, 0, 'ChaChaPolyCipherBinding', 'ChaChaPolyDecipherBinding'],
+    ['aes128-gcm@openssh.com', 16, 12, 'AESGCMCipherBinding', 'AESGCMDecipherBinding'],
+    ['aes256-gcm@openssh.com', 32, 12, 'AESGCMCipherBinding', 'AESGCMDecipherBinding'],
+  ])('ssh2 builds %s on the libcrypto binding', (name, keyLen, ivLen, enc, dec) => {
+    const { CIPHER_INFO, createCipher, createDecipher } = require('ssh2/lib/protocol/crypto.js')
+    const info = CIPHER_INFO[name]
+    const key = Buffer.alloc(keyLen)
+    const iv = Buffer.alloc(ivLen)
+    const c = createCipher({
+      outbound: { onWrite() {}, cipherInfo: info, cipherKey: key, cipherIV: iv, seqno: 0 },
+    })
+    const d = createDecipher({
+      inbound: { onPayload() {}, decipherInfo: info, decipherKey: key, decipherIV: iv, seqno: 0 },
+    })
+    expect([c.constructor.name, d.constructor.name]).toEqual([enc, dec])
+    c.free()
+    d.free()
+  })
 })

@@ -110,6 +110,35 @@ describe.skipIf(!incusAvailable())('serve: chacha20-poly1305@openssh.com with th
   })
 })
 
+describe.skipIf(!incusAvailable())('serve: aes-gcm on the same libcrypto binding', () => {
+  let s: Serve
+  let file: string
+  let sum: string
+  beforeAll(async () => {
+    await prepareTargets()
+    await prepareFwd()
+    s = await startServe()
+    file = join(s.dir, 'data')
+    await tool(['sh', '-c', `head -c ${8 * MIB} /dev/urandom > ${file}`])
+    sum = await sha256(file)
+  })
+  afterAll(() => s?.stop())
+
+  test.each(['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com'])(
+    '%s moves 8 MiB both ways intact, rekeying every MiB',
+    async (cipher) => {
+      const ssh = sshArgs(s, FWD, ['-v', '-c', cipher, '-o', 'RekeyLimit=1M']).map(q).join(' ')
+      const r = await tool(['bash', '-c', `set -o pipefail; ${ssh} cat < ${q(file)} | sha256sum`])
+      expect(r.code).toBe(0)
+      expect(r.out).toBe(`${sum}  -\n`)
+      expect(negotiated(r.err).length / 2).toBeGreaterThan(5)
+      expect(new Set(negotiated(r.err))).toEqual(
+        new Set([`server->client ${cipher}`, `client->server ${cipher}`]),
+      )
+    },
+  )
+})
+
 // long: 1 GiB each way (~10-30 s on a loaded 2-core machine)
 describe.skipIf(!incusAvailable())('serve: 1 GiB each way over chacha20-poly1305 (long)', () => {
   let s: Serve

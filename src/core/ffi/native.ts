@@ -50,8 +50,8 @@ let libcryptLib: ReturnType<typeof loadLibcrypt> | undefined
 export const libcrypt = () => (libcryptLib ??= loadLibcrypt()).symbols
 
 /**
- * OpenSSL's libcrypto (present wherever OpenSSH is), for chacha20-poly1305@openssh.com: Bun's
- * node:crypto has no raw chacha20 (oven-sh/bun #8072). Only what libcrypto.ts wraps.
+ * OpenSSL's libcrypto (present wherever OpenSSH is), for serve's SSH ciphers: Bun's node:crypto has
+ * no raw chacha20 (oven-sh/bun #8072) and no reusable AES-GCM context. Only what libcrypto.ts wraps.
  */
 function loadLibcrypto() {
   return dlopen('libcrypto.so.3', {
@@ -60,6 +60,13 @@ function loadLibcrypto() {
     EVP_CIPHER_CTX_free: { args: ['ptr'], returns: 'void' },
     EVP_EncryptInit_ex: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'ptr'], returns: 'i32' },
     EVP_EncryptUpdate: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'i32'], returns: 'i32' },
+    EVP_EncryptFinal_ex: { args: ['ptr', 'ptr', 'ptr'], returns: 'i32' },
+    EVP_DecryptInit_ex: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'ptr'], returns: 'i32' },
+    EVP_DecryptUpdate: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'i32'], returns: 'i32' },
+    EVP_DecryptFinal_ex: { args: ['ptr', 'ptr', 'ptr'], returns: 'i32' },
+    EVP_CIPHER_CTX_ctrl: { args: ['ptr', 'i32', 'i32', 'ptr'], returns: 'i32' },
+    EVP_aes_128_gcm: { args: [], returns: 'ptr' },
+    EVP_aes_256_gcm: { args: [], returns: 'ptr' },
     EVP_MAC_fetch: { args: ['ptr', 'ptr', 'ptr'], returns: 'ptr' },
     EVP_MAC_CTX_new: { args: ['ptr'], returns: 'ptr' },
     EVP_MAC_CTX_free: { args: ['ptr'], returns: 'void' },
