@@ -64,7 +64,7 @@ export function parseListen(text: string): { host?: string; port: number } {
 
 /**
  * ssh2's default ciphers; chacha20-poly1305@openssh.com (the default OpenSSH client's first
- * choice) is among them when the build's ssh2 patch found libcrypto (src/serve/chacha-poly.ts).
+ * choice) is among them when the build's ssh2 patch found libcrypto (src/serve/ssh2-binding.ts).
  * Under a Bun without the patch naming it would throw, so it is offered only from that list.
  */
 function ciphers(): string[] {
