@@ -39,7 +39,7 @@ export class AESGCMDecipher {
     this.#gcm = new AesGcm(bitsOf(sslName), key, iv, false)
   }
 
-  /** `packet`: everything after the (plain) length `len`, decrypted in place; throws on a bad tag */
+  /** `packet`: everything after the plain length `len`, decrypted in place; throws on a bad tag */
   decrypt(packet: Uint8Array, len: number, tag: Uint8Array): void {
     this.#lenView.setUint32(0, len)
     if (!this.#gcm.open(this.#len, packet, tag)) throw new Error('Invalid MAC')

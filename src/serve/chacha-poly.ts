@@ -25,7 +25,8 @@ class ChaChaPoly {
   protected block0 = new Uint8Array(64)
 
   constructor(key: Uint8Array) {
-    if (key.length !== 64) throw new Error(`chacha20-poly1305 needs a 64-byte key, got ${key.length}`)
+    if (key.length !== 64)
+      throw new Error(`chacha20-poly1305 needs a 64-byte key, got ${key.length}`)
     this.main = new ChaCha20(key.subarray(0, 32))
     this.len = new ChaCha20(key.subarray(32, 64))
   }
@@ -50,8 +51,8 @@ class ChaChaPoly {
 
 export class ChaChaPolyCipher extends ChaChaPoly {
   /**
-   * Encrypts in place: `packet` is length ‖ padding length ‖ payload ‖ padding ‖ 16 free bytes
-   * for the tag (ssh2's allocPacket reserves them when the binding is present).
+   * Encrypts in place: `packet` is length ‖ padding length ‖ payload ‖ padding ‖ 16 free
+   * bytes for the tag (ssh2's allocPacket reserves them when the binding is present).
    */
   encrypt(packet: Uint8Array, seqno: number): void {
     const end = packet.length - TAG

@@ -30,7 +30,7 @@ export function join(a: Duplex, b: Duplex): void {
 
 const corking = new WeakSet<Socket>()
 
-/** writes at least this big leave on their own: copying them into a batch costs more than a syscall */
+/** writes this big or bigger leave alone: copying them into a batch costs more than a syscall */
 const BATCH_BELOW = 4096
 
 /**

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
-import { prepareTargets, sshArgs, startServe } from './support'
+import { BURROW, prepareTargets, sshArgs, startServe } from './support'
 import { FWD, prepareFwd, sh, sha256 } from './fwd-support'
 
 const CHACHA = 'chacha20-poly1305@openssh.com'
@@ -137,6 +137,61 @@ describe.skipIf(!incusAvailable())('serve: aes-gcm on the same libcrypto binding
       )
     },
   )
+})
+
+const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3'
+
+/** burrow serve in its own mount namespace where libcrypto.so.3 is an empty file */
+async function serveWithoutLibcrypto(): Promise<Serve> {
+  const dir = mkdtempSync('/tmp/bsp-nolibcrypto-')
+  const key = join(dir, 'id')
+  Bun.spawnSync(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', key])
+  writeFileSync(join(dir, 'root.keys'), readFileSync(`${key}.pub`))
+  const logPath = join(dir, 'serve.log')
+  const script = `mount --bind /dev/null ${LIBCRYPTO} && exec "$@"`
+  const serve = ['serve', '--listen', '127.0.0.1:0', '--authorized-keys', join(dir, '%u.keys')]
+  const proc = Bun.spawn(['unshare', '-m', 'sh', '-c', script, 'sh', BURROW, ...serve, '--debug'], {
+    env: { ...process.env, NO_COLOR: '1', BURROW_STATE_DIR: join(dir, 'state') },
+    stderr: Bun.file(logPath),
+  })
+  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '')
+  let port = 0
+  for (let i = 0; i < 500 && !port; i++) {
+    port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(log())?.[1] ?? 0)
+    if (!port) await Bun.sleep(20)
+  }
+  if (!port) throw new Error(`burrow serve did not start: ${log()}`)
+  return {
+    port,
+    pid: proc.pid,
+    dir,
+    key,
+    log,
+    async stop() {
+      proc.kill('SIGTERM')
+      await proc.exited
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+describe.skipIf(!incusAvailable() || !existsSync(LIBCRYPTO))('serve: without libcrypto', () => {
+  test('chacha20-poly1305 is not offered and the default client still gets in', async () => {
+    await prepareTargets()
+    await prepareFwd()
+    const s = await serveWithoutLibcrypto()
+    try {
+      const ssh = sshArgs(s, FWD, ['-v']).map(q).join(' ')
+      const r = await tool(['bash', '-c', `${ssh} 'head -c 1000000 /dev/zero' | wc -c`])
+      expect(r.code).toBe(0)
+      expect(r.out.trim()).toBe('1000000')
+      expect(negotiated(r.err)).toHaveLength(2)
+      expect(negotiated(r.err).join()).not.toContain('chacha20')
+      expect(s.log()).toContain('libcrypto ciphers not available')
+    } finally {
+      await s.stop()
+    }
+  })
 })
 
 // long: 1 GiB each way (~10-30 s on a loaded 2-core machine)

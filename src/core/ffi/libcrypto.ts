@@ -115,16 +115,18 @@ export class AesGcm {
   /** Next packet's IV, then `aad` (the packet length). */
   #begin(aad: Uint8Array): void {
     const lib = libcrypto()
-    check('EVP_CIPHER_CTX_ctrl', lib.EVP_CIPHER_CTX_ctrl(this.#ctx, EVP_CTRL_GCM_IV_GEN, 1, this.#lastIv))
+    const ctx = this.#ctx
+    check('EVP_CIPHER_CTX_ctrl', lib.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_IV_GEN, 1, this.#lastIv))
     const update = this.#encrypt ? lib.EVP_EncryptUpdate : lib.EVP_DecryptUpdate
-    check('EVP_CipherUpdate', update(this.#ctx, null, this.#outl, aad, aad.length))
+    check('EVP_CipherUpdate', update(ctx, null, this.#outl, aad, aad.length))
   }
 
   /** Encrypts `data` in place after `aad`; writes the tag into `tag`. */
   seal(aad: Uint8Array, data: Uint8Array, tag: Uint8Array): void {
     const lib = libcrypto()
     this.#begin(aad)
-    check('EVP_EncryptUpdate', lib.EVP_EncryptUpdate(this.#ctx, data, this.#outl, data, data.length))
+    const n = data.length
+    check('EVP_EncryptUpdate', lib.EVP_EncryptUpdate(this.#ctx, data, this.#outl, data, n))
     check('EVP_EncryptFinal_ex', lib.EVP_EncryptFinal_ex(this.#ctx, null, this.#outl))
     check('EVP_CIPHER_CTX_ctrl', lib.EVP_CIPHER_CTX_ctrl(this.#ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag))
   }
@@ -133,7 +135,8 @@ export class AesGcm {
   open(aad: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean {
     const lib = libcrypto()
     this.#begin(aad)
-    check('EVP_DecryptUpdate', lib.EVP_DecryptUpdate(this.#ctx, data, this.#outl, data, data.length))
+    const n = data.length
+    check('EVP_DecryptUpdate', lib.EVP_DecryptUpdate(this.#ctx, data, this.#outl, data, n))
     check('EVP_CIPHER_CTX_ctrl', lib.EVP_CIPHER_CTX_ctrl(this.#ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag))
     return lib.EVP_DecryptFinal_ex(this.#ctx, null, this.#outl) === 1
   }

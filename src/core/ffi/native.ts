@@ -50,8 +50,9 @@ let libcryptLib: ReturnType<typeof loadLibcrypt> | undefined
 export const libcrypt = () => (libcryptLib ??= loadLibcrypt()).symbols
 
 /**
- * OpenSSL's libcrypto (present wherever OpenSSH is), for serve's SSH ciphers: Bun's node:crypto has
- * no raw chacha20 (oven-sh/bun #8072) and no reusable AES-GCM context. Only what libcrypto.ts wraps.
+ * OpenSSL's libcrypto (present wherever OpenSSH is), for serve's SSH ciphers: Bun's node:crypto
+ * has no raw chacha20 (oven-sh/bun #8072) and no reusable AES-GCM context. Only what libcrypto.ts
+ * wraps.
  */
 function loadLibcrypto() {
   return dlopen('libcrypto.so.3', {
