@@ -46,7 +46,10 @@ describe.skipIf(!incusAvailable())('serve: chacha20-poly1305@openssh.com with th
     sum = await sha256(file)
     await sh('rm -rf /root/bsp-chacha && mkdir /root/bsp-chacha')
   })
-  afterAll(() => s?.stop())
+  afterAll(async () => {
+    await sh('rm -rf /root/bsp-chacha')
+    await s?.stop()
+  })
 
   /** ssh's options for scp/sftp (they take ssh's options, not its argv) */
   const opts = () =>
