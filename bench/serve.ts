@@ -1,18 +1,24 @@
 #!/usr/bin/env bun
 /**
- * bench/serve: `burrow serve` against the real incusd, beside `incus exec` (the API floor).
- *   throughput: N MiB of stdout, `ssh … 'cat FILE'` vs `incus exec C -- cat FILE`, plus 64 MiB up
+ * bench/serve: `burrow serve` against the real incusd, beside OpenSSH sshd running in the same
+ * container (bench/anchor.ts) and `incus exec` (the API floor), default client cipher list.
+ *   throughput: N MiB of stdout (`cat FILE` inside) and of stdin (`cat > /dev/null` inside),
+ *               with CPU seconds per GiB of burrow serve and of the client
  *   setup:      median of R `ssh … true` logins (and `incus exec C -- true`)
  *   idle:       S concurrent idle sessions: login p50/p99, serve RSS per session
- * usage: bun bench/serve.ts [--mib 256] [--runs 30] [--sessions 50]
+ * usage: bun bench/serve.ts [--mib 1024] [--runs 30] [--sessions 50]
  */
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { C1, prepareTargets, sshArgs, startServe } from '../tests/serve/support'
+import { FWD, prepareFwd, sh as inside } from '../tests/serve/fwd-support'
+import { HEADER, row, sshdInside, timed } from './anchor'
+import type { Run } from './anchor'
 
 const { values } = parseArgs({
   options: {
-    mib: { type: 'string', default: '256' },
+    mib: { type: 'string', default: '1024' },
     runs: { type: 'string', default: '30' },
     sessions: { type: 'string', default: '50' },
   },
@@ -23,12 +29,12 @@ const SESSIONS = Number(values.sessions)
 const FILE = `/root/bench-${MIB}m`
 
 await prepareTargets()
+await prepareFwd()
 const s = await startServe(['--max-startups', String(SESSIONS * 2), '--max-auth-failures', '0'])
-const ssh = sshArgs(s, C1, ['-o', 'Ciphers=aes128-gcm@openssh.com'])
-  .map((a) => `'${a}'`)
-  .join(' ')
-// what a default OpenSSH client negotiates (no chacha20 in Bun): aes128-ctr + hmac-sha2-256-etm
-const sshDefault = sshArgs(s, C1)
+// a failed run must not leave the server (and its devices) behind
+process.on('exit', () => Bun.spawnSync(['kill', String(s.pid)], { stderr: 'ignore' }))
+const dir = mkdtempSync('/tmp/bsp-bench-serve-')
+const ssh = sshArgs(s, C1)
   .map((a) => `'${a}'`)
   .join(' ')
 
@@ -42,28 +48,37 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!
 const rssKiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
-const servePid = () => {
-  const out = Bun.spawnSync(['pgrep', '-f', `${s.dir}/%u.keys`])
-    .stdout.toString()
-    .trim()
-    .split('\n')
-  return Number(out[0])
-}
+const servePid = () => s.pid
 
-await sh(`incus exec ${C1} -- sh -c '[ -s ${FILE} ] || head -c ${MIB}M /dev/urandom > ${FILE}'`)
-// warm the page cache and the JIT, then interleave the two a few times and keep the best
-await sh(`${ssh} 'cat ${FILE}' > /dev/null`)
-const down = { burrow: Infinity, ctr: Infinity, incus: Infinity }
-for (let i = 0; i < 3; i++) {
-  down.burrow = Math.min(down.burrow, await sh(`${ssh} 'cat ${FILE}' > /dev/null`))
-  down.ctr = Math.min(down.ctr, await sh(`${sshDefault} 'cat ${FILE}' > /dev/null`))
-  down.incus = Math.min(down.incus, await sh(`incus exec ${C1} -- cat ${FILE} > /dev/null`))
+// the same commands three ways, FWD container, default client ciphers (no -c anywhere)
+await inside(`[ -s ${FILE} ] || head -c ${MIB}M /dev/urandom > ${FILE}`)
+const upFile = join(dir, 'up')
+Bun.spawnSync(['sh', '-c', `head -c ${MIB}M /dev/urandom > ${upFile}`])
+const anchor = await sshdInside(s.key, dir)
+const via = {
+  burrow: (cmd: string) => [...sshArgs(s, FWD), cmd],
+  gcm: (cmd: string) => [...sshArgs(s, FWD, ['-o', 'Ciphers=aes128-gcm@openssh.com']), cmd],
+  sshd: (cmd: string) => ['ssh', ...anchor.opts, 'inside', cmd],
+  incus: (cmd: string) => ['incus', 'exec', FWD, '--', 'sh', '-c', cmd],
 }
-const up = {
-  burrow: await sh(`head -c 64M /dev/zero | ${ssh} 'cat > /dev/null'`),
-  incus: await sh(`head -c 64M /dev/zero | incus exec ${C1} -- sh -c 'cat > /dev/null'`),
+type Way = keyof typeof via
+const down = {} as Record<Way, Run>
+const up = {} as Record<Way, Run>
+for (const w of Object.keys(via) as Way[]) {
+  const pid = w === 'burrow' || w === 'gcm' ? s.pid : undefined
+  // warm the page cache, the connection path and the JIT, then one measured run each way
+  await timed(via[w](`head -c 64M ${FILE}`))
+  const sshd0 = await anchor.cpu()
+  down[w] = await timed(via[w](`cat ${FILE}`), { servePid: pid })
+  const sshd1 = await anchor.cpu()
+  up[w] = await timed(via[w]('cat > /dev/null'), { stdin: upFile, servePid: pid })
+  if (w === 'sshd') {
+    down[w].server = sshd1 - sshd0
+    up[w].server = (await anchor.cpu()) - sshd1
+  }
 }
-const mbps = (ms: number, mib = MIB) => (mib * 1.048576) / (ms / 1000)
+await anchor.close()
+rmSync(dir, { recursive: true, force: true })
 
 const setup = { burrow: [] as number[], incus: [] as number[] }
 for (let i = 0; i < RUNS; i++) {
@@ -95,22 +110,22 @@ const after = rssKiB(pid)
 for (const p of procs) p.kill()
 await s.stop()
 
-const row = (name: string, v: string) => console.log(`${name.padEnd(40)} ${v}`)
-row(`stdout ${MIB} MiB, burrow serve (aes128-gcm)`, `${mbps(down.burrow).toFixed(0)} MB/s`)
-row(`stdout ${MIB} MiB, incus exec`, `${mbps(down.incus).toFixed(0)} MB/s`)
-row('ratio burrow / incus exec', `${(down.incus / down.burrow).toFixed(2)} (target >= 0.8)`)
-row(`stdout ${MIB} MiB, burrow, client default`, `${mbps(down.ctr).toFixed(0)} MB/s (aes128-ctr+hmac-sha2-256-etm)`)
-row('ratio default client / incus exec', (down.incus / down.ctr).toFixed(2))
-row('stdin 64 MiB, burrow serve', `${mbps(up.burrow, 64).toFixed(0)} MB/s`)
-row('stdin 64 MiB, incus exec', `${mbps(up.incus, 64).toFixed(0)} MB/s`)
-row(`session setup median of ${RUNS}, ssh true`, `${pct(setup.burrow, 0.5).toFixed(1)} ms`)
-row(`incus exec true median of ${RUNS}`, `${pct(setup.incus, 0.5).toFixed(1)} ms`)
-row(
+const line = (name: string, v: string) => console.log(`${name.padEnd(40)} ${v}`)
+console.log(`\n${MIB} MiB each way, one run each after a warm-up, default client ciphers (burrow: chacha20-poly1305)\n`)
+console.log(HEADER)
+console.log(row(`stdout ${MIB} MiB`, MIB, down.burrow, down.sshd, down.incus))
+console.log(row(`stdin ${MIB} MiB`, MIB, up.burrow, up.sshd, up.incus))
+console.log(row(`stdout ${MIB} MiB, -c aes128-gcm`, MIB, down.gcm, down.sshd, down.incus))
+console.log(row(`stdin ${MIB} MiB, -c aes128-gcm`, MIB, up.gcm, up.sshd, up.incus))
+console.log()
+line(`session setup median of ${RUNS}, ssh true`, `${pct(setup.burrow, 0.5).toFixed(1)} ms`)
+line(`incus exec true median of ${RUNS}`, `${pct(setup.incus, 0.5).toFixed(1)} ms`)
+line(
   `${SESSIONS} concurrent logins p50 / p99`,
   `${pct(logins, 0.5).toFixed(0)} / ${pct(logins, 0.99).toFixed(0)} ms`,
 )
-row(
+line(
   'serve RSS before / with sessions',
   `${(before / 1024).toFixed(1)} / ${(after / 1024).toFixed(1)} MiB`,
 )
-row('RSS per idle session', `${((after - before) / SESSIONS / 1024).toFixed(2)} MiB (target <= 2)`)
+line('RSS per idle session', `${((after - before) / SESSIONS / 1024).toFixed(2)} MiB (target <= 2)`)

@@ -4,34 +4,13 @@
  * still exits 0 and the binary dies at start, so the build runs the result before it succeeds.
  */
 import { $ } from 'bun'
-import type { BunPlugin } from 'bun'
 import pkg from '../package.json' with { type: 'json' }
+import { ssh2PatchPlugin } from './ssh2-patches'
 
 const root = new URL('..', import.meta.url).pathname
 const out = `${root}dist/burrow`
 const started = performance.now()
-
-/**
- * ssh2 1.17's EXT_INFO (RFC 8308) joins two string literals without a comma, so clients read
- * `ecdsa-sha2-nistp521rsa-sha2-512` as one unknown algorithm and lose rsa-sha2-512. Fixed in
- * the bundle; the build fails if the text it fixes is no longer there (a newer ssh2).
- */
-const SIG_ALGS_BROKEN = /'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521'(\s*\+\s*)'rsa-sha2-512,/
-const fixServerSigAlgs: BunPlugin = {
-  name: 'ssh2-server-sig-algs',
-  setup(b) {
-    b.onLoad({ filter: /ssh2\/lib\/protocol\/Protocol\.js$/ }, async (args) => {
-      const text = await Bun.file(args.path).text()
-      if (!SIG_ALGS_BROKEN.test(text))
-        throw new Error(`${args.path}: the server-sig-algs list changed; check the fix in compile.ts`)
-      return { contents: text.replace(SIG_ALGS_BROKEN, (m, plus) => m.replace(`'${plus}'`, `,'${plus}'`)), loader: 'js' }
-    })
-  },
-}
-
-// ssh2 requires its optional native addon cpu-features inside try/catch; installed with
-// --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
-// (where the require fails and ssh2 falls back, as it does under Bun anyway)
+const patches = ssh2PatchPlugin()
 // no .env or bunfig.toml from the working directory: ssh runs ProxyCommand (and sshd runs route's
 // ForceCommand) in the user's directory, and a .env there must not set burrow's environment
 // (BURROW_DEBUG, NODE_TLS_REJECT_UNAUTHORIZED, …); it also saves their lookups at every start
@@ -50,13 +29,21 @@ const build = await Bun.build({
   bytecode: true,
   format: 'esm',
   sourcemap: 'none',
+  // ssh2 requires its optional native addon cpu-features inside try/catch; installed with
+  // --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
+  // (where the require fails and ssh2 falls back, as it does under Bun anyway)
   external: ['cpu-features'],
-  plugins: [fixServerSigAlgs],
-}).catch((err: unknown) => ({ success: false, logs: [err] }))
+  plugins: [patches],
+  throw: false,
+})
 const log = build.logs.map(String).join('\n')
 if (!build.success || /failed/i.test(log)) {
   console.error(log)
   console.error('compile: bun build failed')
+  process.exit(1)
+}
+if (patches.unapplied().length) {
+  console.error(`compile: ssh2 patches not applied (file never loaded): ${patches.unapplied().join(', ')}`)
   process.exit(1)
 }
 const version = (await $`${out} --version`.nothrow().quiet().text()).trim()

@@ -69,12 +69,16 @@ export function parseListen(text: string): { host?: string; port: number } {
   return { host: m[1] ?? (m[2] || undefined), port }
 }
 
-// chacha20-poly1305 is missing from Bun's crypto (naming it throws); offer what ssh2 can do
+/**
+ * ssh2's default ciphers; chacha20-poly1305@openssh.com (the default OpenSSH client's first
+ * choice) is among them when the build's ssh2 patch found libcrypto (src/serve/ssh2-binding.ts).
+ * Under a Bun without the patch naming it would throw, so it is offered only from that list.
+ */
 function ciphers(): string[] {
   const { DEFAULT_CIPHER } = require('ssh2/lib/protocol/constants.js') as {
     DEFAULT_CIPHER: string[]
   }
-  return DEFAULT_CIPHER.filter((c) => !c.startsWith('chacha20'))
+  return DEFAULT_CIPHER
 }
 
 /** What a connection's life tells the limits (and a --master worker tells its master). */

@@ -49,6 +49,39 @@ let libcryptLib: ReturnType<typeof loadLibcrypt> | undefined
 
 export const libcrypt = () => (libcryptLib ??= loadLibcrypt()).symbols
 
+/**
+ * OpenSSL's libcrypto (present wherever OpenSSH is), for serve's SSH ciphers: Bun's node:crypto
+ * has no raw chacha20 (oven-sh/bun #8072) and no reusable AES-GCM context. Only what libcrypto.ts
+ * wraps.
+ */
+function loadLibcrypto() {
+  return dlopen('libcrypto.so.3', {
+    EVP_chacha20: { args: [], returns: 'ptr' },
+    EVP_CIPHER_CTX_new: { args: [], returns: 'ptr' },
+    EVP_CIPHER_CTX_free: { args: ['ptr'], returns: 'void' },
+    EVP_EncryptInit_ex: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'ptr'], returns: 'i32' },
+    EVP_EncryptUpdate: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'i32'], returns: 'i32' },
+    EVP_EncryptFinal_ex: { args: ['ptr', 'ptr', 'ptr'], returns: 'i32' },
+    EVP_DecryptInit_ex: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'ptr'], returns: 'i32' },
+    EVP_DecryptUpdate: { args: ['ptr', 'ptr', 'ptr', 'ptr', 'i32'], returns: 'i32' },
+    EVP_DecryptFinal_ex: { args: ['ptr', 'ptr', 'ptr'], returns: 'i32' },
+    EVP_CIPHER_CTX_ctrl: { args: ['ptr', 'i32', 'i32', 'ptr'], returns: 'i32' },
+    EVP_aes_128_gcm: { args: [], returns: 'ptr' },
+    EVP_aes_256_gcm: { args: [], returns: 'ptr' },
+    EVP_MAC_fetch: { args: ['ptr', 'ptr', 'ptr'], returns: 'ptr' },
+    EVP_MAC_CTX_new: { args: ['ptr'], returns: 'ptr' },
+    EVP_MAC_CTX_free: { args: ['ptr'], returns: 'void' },
+    EVP_MAC_init: { args: ['ptr', 'ptr', 'u64', 'ptr'], returns: 'i32' },
+    EVP_MAC_update: { args: ['ptr', 'ptr', 'u64'], returns: 'i32' },
+    EVP_MAC_final: { args: ['ptr', 'ptr', 'ptr', 'u64'], returns: 'i32' },
+  })
+}
+
+let libcryptoLib: ReturnType<typeof loadLibcrypto> | undefined
+
+/** Throws when libcrypto.so.3 cannot be opened; callers offer the cipher only if this works. */
+export const libcrypto = () => (libcryptoLib ??= loadLibcrypto()).symbols
+
 /** Address of a typed array's memory (plus `offset` bytes), to embed in a C struct. */
 export function ptr(buf: Uint8Array, offset = 0): number {
   return bunPtr(buf, offset)
