@@ -11,9 +11,11 @@ const out = `${root}dist/burrow`
 const started = performance.now()
 // ssh2 requires its optional native addon cpu-features inside try/catch; installed with
 // --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
-// (where the require fails and ssh2 falls back, as it does under Bun anyway)
+// (where the require fails and ssh2 falls back, as it does under Bun anyway).
+// No bunfig.toml or .env autoload: as sshd's ForceCommand the binary starts in the user's home,
+// and a `preload` there would run the user's code instead of route (docs/route.md).
 const build =
-  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts --outfile ${out}`
+  await $`${process.execPath} build --compile --no-compile-autoload-bunfig --no-compile-autoload-dotenv --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts --outfile ${out}`
     .nothrow()
     .quiet()
 const log = `${build.stdout}${build.stderr}`

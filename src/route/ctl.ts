@@ -10,6 +10,7 @@ import type { LoadedConfig } from './config'
 import { allDests, defaults, effectiveConfig, loadConfig, merge } from './config'
 import { expandDests } from './dest'
 import { checkAll } from './health'
+import { currentUser } from './identity'
 import { parseDuration } from './schema'
 import { openState } from './state'
 import type { Connection, State } from './state/types'
@@ -131,7 +132,7 @@ function showUsers(conns: Connection[]): Table {
 }
 
 function showConfig(loaded: LoadedConfig, f: ShowFlags): string {
-  const user = f.user ?? process.env.USER ?? 'root'
+  const user = f.user ?? currentUser().user
   const groups = f.groups?.split(',').filter(Boolean)
   let source = { ip: '', port: 0 }
   if (f.source) {
