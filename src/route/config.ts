@@ -60,6 +60,8 @@ export interface Config {
     tls: { cafile: string; certfile: string; keyfile: string }
     username: string
     password: string
+    /** a file holding the password, readable only by the state service (root) */
+    password_file: string
     keyttl: number
     mandatory: boolean
     prefix: string
@@ -104,6 +106,7 @@ const keys: Record<string, Spec> = {
       tls: { t: 'object', keys: { cafile: { t: 'string' }, certfile: { t: 'string' }, keyfile: { t: 'string' } } },
       username: { t: 'string' },
       password: { t: 'string' },
+      password_file: { t: 'string' },
       keyttl: { t: 'duration', min: 1000, max: 86_400_000 },
       mandatory: { t: 'bool' },
       prefix: { t: 'string' },
@@ -140,6 +143,7 @@ export function defaults(): Config {
       tls: { cafile: '', certfile: '', keyfile: '' },
       username: '',
       password: '',
+      password_file: '',
       keyttl: 5000,
       mandatory: false,
       prefix: '/burrow/',

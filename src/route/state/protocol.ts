@@ -7,7 +7,8 @@
 import { LIMITS } from '../policy'
 
 /** Where sessions find the service unless route.yaml says otherwise (state.socket). */
-export const DEFAULT_SOCKET = '/run/burrow/route-state.sock'
+// not under /run/burrow: that directory is private (0700) to serve's and proxy's runtime files
+export const DEFAULT_SOCKET = '/run/burrow-route/state.sock'
 
 export const OPS = [
   'hello', 'register', 'bandwidth', 'unregister', 'audit',

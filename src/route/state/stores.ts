@@ -3,6 +3,7 @@
  * `etcd.endpoints` is set, else the embedded SQLite file; an unreachable etcd falls back to the
  * embedded file with a warning, or refuses when `etcd.mandatory` is true.
  */
+import { readFileSync } from 'node:fs'
 import { fail } from '../../core/errors'
 import type { Config } from '../config'
 import { EmbeddedState } from './embedded'
@@ -13,6 +14,15 @@ export interface Stores {
   /** the store for one client; `fallback: false` refuses instead of falling back (ctl) */
   pick(fallback: boolean): Promise<{ state: State; warning?: string }>
   close(): void
+}
+
+function passwordOf(e: Config['etcd']): string | undefined {
+  if (e.password || !e.password_file) return e.password || undefined
+  try {
+    return readFileSync(e.password_file, 'utf8').trim()
+  } catch (err) {
+    fail(`read the etcd password from ${e.password_file}`, `${(err as Error).message} (only the state service needs it: state.access service)`)
+  }
 }
 
 /** How long one etcd status answer is trusted, so a burst of logins costs one round trip. */
@@ -26,7 +36,7 @@ export function openStores(config: Pick<Config, 'etcd' | 'state'>, opts: { cache
     return { pick: async () => ({ state: local() }), close: () => embedded?.close() }
   }
   const etcd = new EtcdState(
-    { endpoints: e.endpoints, tls: e.tls, username: e.username || undefined, password: e.password || undefined, timeoutMs: 2000 },
+    { endpoints: e.endpoints, tls: e.tls, username: e.username || undefined, password: passwordOf(e), timeoutMs: 2000 },
     e.prefix,
   )
   let status: { at: number; error?: string } | undefined
