@@ -1,8 +1,9 @@
 /**
- * State in one SQLite file on the gateway (bun:sqlite). WAL mode and a busy timeout let many
- * sessions write at once. A live connection is a row that names its process: it counts while
- * that process runs (pid + start time from /proc, so a reused pid does not count) and its
- * heartbeat is fresh, so a session killed with SIGKILL stops counting at once.
+ * State in one SQLite file on the gateway (bun:sqlite), opened by the state service (or, with
+ * state.access: direct, by each session; WAL mode and a busy timeout let several write at once).
+ * A live connection is a row that names the process holding it: it counts while that process
+ * runs (pid + start time from /proc, so a reused pid does not count) and its heartbeat is fresh.
+ * The file is created 0600 and checked before use (recover.ts).
  */
 import { Database } from 'bun:sqlite'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'

@@ -72,13 +72,13 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
   if (op === 'hello') {
     const { state, warning } = await ctx.pick(a.fallback !== false)
     c.state = state
-    c.admin = isAdmin(c.peer, ctx.adminGroup)
-    return { user: c.peer.user, admin: c.admin, store: state.name, location: state.location, warning }
+    return { user: c.peer.user, store: state.name, location: state.location, warning }
   }
   const state = c.state
   if (!state) fail('use the state service', 'say hello first')
-  const admin = c.admin === true
   const peer = c.peer
+  // the group lookup costs a process; most sessions never need it
+  const admin = () => (c.admin ??= isAdmin(peer, ctx.adminGroup))
   switch (op) {
     case 'register': {
       if (c.reg) fail('register the session', 'this connection already registered one')
@@ -103,7 +103,7 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
       return null
     case 'connections': {
       const filter = { user: optStr(a.user, 'user'), service: optStr(a.service, 'service') }
-      return (await state.connections(filter)).map((x) => visibleConnection(peer, admin, x))
+      return (await state.connections(filter)).map((x) => visibleConnection(peer, x.user !== peer.user && admin(), x))
     }
     case 'hosts':
       return state.hosts()
@@ -111,7 +111,7 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
       return (await state.host(str(a.id, 'id'))) ?? null
     case 'recordCheck': {
       const id = str(a.id, 'id')
-      if (checkReport(admin, id, new Set(ctx.dests.keys())) === 'verify') return void verifyCheck(ctx, state, id)
+      if (checkReport(admin(), id, new Set(ctx.dests.keys())) === 'verify') return void verifyCheck(ctx, state, id)
       const result = a.state === 'up' || a.state === 'down' || a.state === 'unknown' ? (a.state as Check) : fail('record a check', "state must be up, down or unknown")
       return state.recordCheck(id, result, num(a.ts, 'ts'))
     }
@@ -130,9 +130,10 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
     case 'recall':
       return (await state.recall(peer.user, str(a.service, 'service'))) ?? null
     case 'sticky':
-      return (await state.sticky()).filter((s) => visibleSticky(peer, admin, s))
+      return (await state.sticky()).filter((s) => visibleSticky(peer, s.user !== peer.user && admin(), s))
     case 'forgetSticky': {
-      const scope = stickyScope(peer, admin, { user: optStr(a.user, 'user') })
+      const user = optStr(a.user, 'user')
+      const scope = stickyScope(peer, user !== peer.user && admin(), { user })
       return state.forgetSticky({ user: scope.user, service: optStr(a.service, 'service'), dest: optStr(a.dest, 'dest') })
     }
     case 'banner':

@@ -11,7 +11,6 @@ import type { AuditEvent, Banner, Check, Connection, ConnectionFilter, HostState
 
 interface Hello {
   user: string
-  admin: boolean
   store: string
   location: string
   warning?: string

@@ -37,11 +37,21 @@ async function claimSocketPath(path: string): Promise<void> {
   rmSync(path, { force: true })
 }
 
+/** Group lists by user, looked up at most every GROUPS_MS (each lookup runs `id`). */
+const groupCache = new Map<string, { at: number; groups: string[] }>()
+const GROUPS_MS = 10_000
+
 function peerOf(fd: number): Peer {
   const cred = peerCred(fd)
   const user = userNameOf(cred.uid) ?? `uid${cred.uid}`
-  let groups: string[] | undefined
-  return { uid: cred.uid, pid: cred.pid, user, groups: () => (groups ??= groupsOf(user)) }
+  const groups = () => {
+    const hit = groupCache.get(user)
+    if (hit && Date.now() - hit.at < GROUPS_MS) return hit.groups
+    const fresh = { at: Date.now(), groups: groupsOf(user) }
+    groupCache.set(user, fresh)
+    return fresh.groups
+  }
+  return { uid: cred.uid, pid: cred.pid, user, groups }
 }
 
 export interface ServiceOptions {
