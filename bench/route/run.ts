@@ -216,6 +216,33 @@ if (!values.only) modes.push(
   { name: 'route (embedded), SetEnv SHLVL=1, NoDelay gateway', port: ndPort, argv: ssh('-p', String(ndPort), '127.0.0.1'), setups: [] },
 )
 
+/**
+ * burrow alone, without the gateway sshd in front: `burrow route` started the way sshd starts it
+ * (SSH_CONNECTION, command `true`), BURROW_DEBUG on. `to ssh` is burrow's own time until it
+ * starts ssh (config, state, selection; from its debug line), `total` the whole process, which
+ * includes ssh's login to the host and, after it, unregistering. Taken in turns like the rest.
+ */
+const alone = [
+  { name: 'embedded, direct', config: join(lab.dir, 'embedded.yaml') },
+  { name: 'embedded, state service', config: join(lab.dir, 'svc.yaml') },
+  { name: 'etcd, direct', config: join(lab.dir, 'etcd.yaml') },
+  { name: 'etcd, state service', config: join(lab.dir, 'svc-etcd.yaml') },
+].map((m) => ({ ...m, toSsh: [] as number[], total: [] as number[] }))
+async function runAlone(m: (typeof alone)[0]): Promise<void> {
+  const t0 = performance.now()
+  const p = Bun.spawn([BURROW, 'route', '--config', m.config], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { ...process.env, BURROW_DEBUG: '1', SSH_CONNECTION: '127.0.0.1 40000 127.0.0.1 22', SSH_ORIGINAL_COMMAND: 'true' },
+  })
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()])
+  if (code !== 0) throw new Error(`burrow route --config ${m.config} exited ${code}: ${err}`)
+  m.total.push(performance.now() - t0)
+  const first = /\+([0-9.]+) ms ssh /.exec(err)
+  if (first) m.toSsh.push(Number(first[1]))
+}
+
 const results: { mode: string; mbps: number; setupMs: number; p25: number; p75: number; min: number; max: number }[] = []
 try {
   for (let tries = 0; ; tries++) {
@@ -233,6 +260,17 @@ try {
       const m = modes[(i + round) % modes.length]!
       const ms = await timed([...m.argv, 'true'])
       if (round > 0) m.setups.push(ms)
+    }
+  }
+  for (let round = 0; round <= RUNS; round++) {
+    for (let i = 0; i < alone.length; i++) {
+      const m = alone[(i + round) % alone.length]!
+      await runAlone(m)
+      // round 0 warms up
+      if (round === 0) {
+        m.toSsh.length = 0
+        m.total.length = 0
+      }
     }
   }
   const rates = new Map<Mode, number[]>(modes.map((m) => [m, []]))
@@ -260,7 +298,8 @@ const breakdown = {
   'ForceCommand gateway without burrow (ForceCommand ssh row − ProxyJump)': get('ForceCommand ssh (no burrow)').setupMs - jump.setupMs,
   'route, SHLVL=1, NoDelay gateway − ProxyJump through that gateway': get('route (embedded), SetEnv SHLVL=1, NoDelay gateway').setupMs - get('ssh -J gateway (NoDelay gateway)').setupMs,
 }
-if (values.json) console.log(JSON.stringify({ bytes: BYTES, runs: RUNS, burrow: BURROW, baseline: values.baseline, results, breakdown }, null, 2))
+const aloneRows = alone.map((m) => ({ state: m.name, toSshMs: median(m.toSsh), totalMs: median(m.total), totalP25: quantile(m.total, 0.25), totalP75: quantile(m.total, 0.75) }))
+if (values.json) console.log(JSON.stringify({ bytes: BYTES, runs: RUNS, burrow: BURROW, baseline: values.baseline, results, breakdown, alone: aloneRows }, null, 2))
 else {
   if (values.baseline) console.log(`burrow: ${BURROW}; [baseline]: ${values.baseline}`)
   console.log(`${(BYTES / 2 ** 20).toFixed(0)} MiB upload (cat > /dev/null); setup = \`ssh … true\`, ${RUNS} interleaved rounds: median (p25–p75)`)
@@ -273,6 +312,10 @@ else {
   }
   console.log('\nwhere route’s setup goes, beyond ProxyJump (differences of medians):')
   for (const [k, v] of Object.entries(breakdown)) if (!Number.isNaN(v)) console.log(`  ${v.toFixed(1).padStart(7)} ms  ${k}`)
+  console.log(`\nburrow route alone (no gateway sshd), ${RUNS} interleaved rounds, median:`)
+  console.log('| state | burrow until ssh starts ms | whole burrow process ms | p25–p75 ms |')
+  console.log('|---|---:|---:|---:|')
+  for (const r of aloneRows) console.log(`| ${r.state} | ${r.toSshMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.totalP25.toFixed(0)}–${r.totalP75.toFixed(0)} |`)
   const bad = results.filter((r) => r.mode.startsWith('route') && !r.mode.endsWith('[baseline]') && (r.mbps < 0.95 * jump.mbps || r.setupMs > jump.setupMs + 50))
   console.log(bad.length ? `targets missed: ${bad.map((r) => r.mode).join(', ')}` : 'targets met: throughput ≥ 0.95× ProxyJump, setup ≤ ProxyJump + 50 ms')
 }

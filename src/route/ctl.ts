@@ -124,7 +124,9 @@ function showUsers(conns: Connection[]): Table {
   const users = [...new Set(conns.map((c) => c.user))].sort()
   const rows = users.map((u) => {
     const mine = conns.filter((c) => c.user === u)
-    const r = Bun.spawnSync(['id', '-Gn', u], { stdout: 'pipe', stderr: 'ignore' })
+    // '' = other users' sessions, which the state service shows a non-admin only as load
+    if (u === '') return ['(others)', '-', mine.length, '-', rate(sum(mine.map((c) => c.bwIn))), rate(sum(mine.map((c) => c.bwOut)))]
+    const r = Bun.spawnSync(['id', '-Gn', '--', u], { stdout: 'pipe', stderr: 'ignore' })
     const groups = r.exitCode === 0 ? r.stdout.toString().trim().split(/\s+/).join(',') : '-'
     return [u, groups, mine.length, [...new Set(mine.map((c) => c.service))].join(','), rate(sum(mine.map((c) => c.bwIn))), rate(sum(mine.map((c) => c.bwOut)))]
   })

@@ -116,6 +116,8 @@ export interface Service {
 
 /** `burrow route state-service` as root; resolves once its socket answers. */
 export async function startService(configPath: string, socket: string, logFile: string): Promise<Service> {
+  // a previous service's lines must not count as this one's
+  rmSync(logFile, { force: true })
   const proc = Bun.spawn([BURROW, 'route', 'state-service', '--config', configPath, '--socket', socket], {
     stdin: 'ignore',
     stdout: 'ignore',
