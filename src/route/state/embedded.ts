@@ -79,7 +79,7 @@ export class EmbeddedState implements State {
       this.db.exec(SCHEMA)
     } catch (err) {
       const hint = (err as { code?: string }).code === 'EACCES' || /readonly|permission/i.test((err as Error).message)
-        ? ' (the store belongs to the state service: set state.access: service, the default)'
+        ? ' (the store is the state service’s: run `burrow route state-service` as root, and let sessions reach it with state.access: service, the default)'
         : ''
       fail(`open state ${location}`, `${(err as Error).message}${hint}`)
     }
