@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { checkReport, identityFrom, isAdmin, mayChange, mayConnect, ownConnection, type Peer, refuseRuntimeEnv, stickyScope, visibleConnection, visibleSticky } from './policy'
+import { checkReport, identityFrom, isAdmin, knownTarget, mayChange, mayConnect, ownConnection, type Peer, refuseRuntimeEnv, stickyScope, visibleConnection, visibleSticky } from './policy'
 import type { Connection } from './state/types'
 
 const peer = (user: string, uid: number, groups: string[] = []): Peer => ({ user, uid, pid: 1, groups: () => groups })
@@ -62,6 +62,14 @@ describe('route policy', () => {
     expect(checkReport(true, 'x:22', known)).toBe('store')
     expect(checkReport(false, 'h:22', known)).toBe('verify')
     expect(() => checkReport(false, 'x:22', known)).toThrow('it is not a destination')
+  })
+
+  test('registrations and sticky entries name only services and destinations of the config', () => {
+    const services = new Set(['default'])
+    const dests = new Set(['h:22'])
+    expect(() => knownTarget('default', 'h:22', services, dests)).not.toThrow()
+    expect(() => knownTarget('mine', 'h:22', services, dests)).toThrow("Failed to use service 'mine': it is not a service")
+    expect(() => knownTarget('default', 'x:22', services, dests)).toThrow('Failed to use destination x:22: it is not a destination')
   })
 
   test.each([

@@ -90,6 +90,15 @@ export function ownConnection(peer: Peer, claimed: Partial<Connection>, gateway:
 }
 
 /**
+ * Rule "known names": what a user registers or remembers names a service and a destination of
+ * the service's route.yaml, so no user can grow the store with names of their own making.
+ */
+export function knownTarget(service: string, dest: string, services: ReadonlySet<string>, dests: ReadonlySet<string>): void {
+  if (!services.has(service)) fail(`use service '${service}'`, 'it is not a service of the state service’s route.yaml')
+  if (!dests.has(dest)) fail(`use destination ${dest}`, 'it is not a destination of the state service’s route.yaml')
+}
+
+/**
  * Rule "reads": an admin sees every connection; a user sees their own in full and everyone
  * else's only as load on a host (user, client address and session id blanked), which is all
  * route_select: connections/bandwidth needs.

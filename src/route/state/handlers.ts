@@ -8,7 +8,7 @@ import { logger } from '../../core/log'
 import { appendAudit, auditText, expandUser } from '../audit'
 import type { Dest } from '../dest'
 import { probe } from '../health'
-import { auditPrefix, checkReport, isAdmin, mayChange, ownConnection, type Peer, stickyScope, visibleConnection, visibleSticky } from '../policy'
+import { auditPrefix, checkReport, isAdmin, knownTarget, mayChange, ownConnection, type Peer, stickyScope, visibleConnection, visibleSticky } from '../policy'
 import type { Op } from './protocol'
 import type { AuditEvent, Check, Connection, Registration, State } from './types'
 
@@ -17,6 +17,8 @@ export interface ServiceContext {
   adminGroup: string
   /** every destination of the config, by id (session check reports are verified against it) */
   dests: Map<string, Dest>
+  /** every service name the config gives */
+  services: Set<string>
   checkTimeout: number
   /** etcd.keyttl: a registration's lease; the embedded store's rows live as long as the socket */
   keyttl: number
@@ -32,6 +34,8 @@ export interface Client {
   admin?: boolean
   state?: State
   reg?: { conn: Connection; registration: Registration }
+  /** a session reports at most one `nodest` event per connection */
+  audited?: boolean
 }
 
 const gateway = hostname()
@@ -83,6 +87,7 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
     case 'register': {
       if (c.reg) fail('register the session', 'this connection already registered one')
       const conn = ownConnection(peer, (a.c ?? {}) as Partial<Connection>, gateway, Date.now())
+      knownTarget(conn.service, conn.dest, ctx.services, new Set(ctx.dests.keys()))
       if ((await state.connections({ user: peer.user })).some((x) => x.id === conn.id)) fail('register the session', `session ${conn.id} is already registered`)
       // embedded rows live while this socket does (and die with the service's pid); etcd keys
       // carry a lease so they also go when this service dies
@@ -98,9 +103,14 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
       await endRegistration(ctx, c, a.exit === undefined ? undefined : num(a.exit, 'exit', 255))
       return null
     }
-    case 'audit':
-      writeAudit(ctx, peer, auditEvent(c, a))
+    case 'audit': {
+      const e = auditEvent(c, a)
+      if (c.audited) fail('write the audit log', 'one event per connection')
+      c.audited = true
+      if (!ctx.services.has(e.service)) fail(`use service '${e.service}'`, 'it is not a service of the state service’s route.yaml')
+      writeAudit(ctx, peer, e)
       return null
+    }
     case 'connections': {
       const filter = { user: optStr(a.user, 'user'), service: optStr(a.service, 'service') }
       return (await state.connections(filter)).map((x) => visibleConnection(peer, x.user !== peer.user && admin(), x))
@@ -125,8 +135,11 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
       mayChange(peer, ctx.adminGroup, 'forget host', id)
       return state.forgetHost(id)
     }
-    case 'remember':
-      return state.remember(peer.user, str(a.service, 'service'), str(a.dest, 'dest'), num(a.ttl, 'ttl', 366 * 86_400_000))
+    case 'remember': {
+      const [service, dest] = [str(a.service, 'service'), str(a.dest, 'dest')]
+      knownTarget(service, dest, ctx.services, new Set(ctx.dests.keys()))
+      return state.remember(peer.user, service, dest, num(a.ttl, 'ttl', 366 * 86_400_000))
+    }
     case 'recall':
       return (await state.recall(peer.user, str(a.service, 'service'))) ?? null
     case 'sticky':

@@ -70,6 +70,7 @@ export async function runStateService(opts: ServiceOptions): Promise<number> {
   const ctx: ServiceContext = {
     adminGroup: top.state.admin_group,
     dests: new Map(allDests(loaded).map((d) => [d.id, d])),
+    services: new Set([top.service, ...loaded.overrides.flatMap((o) => (typeof o.set.service === 'string' ? [o.set.service] : []))]),
     checkTimeout: top.check_timeout,
     keyttl: top.etcd.keyttl,
     log: top.log,
