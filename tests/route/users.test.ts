@@ -4,7 +4,7 @@
 // do, tried as that user.
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, rmdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { commOf, descendantPids } from '../support/sshd'
 import { BURROW, run, waitFor } from './support'
@@ -46,7 +46,7 @@ beforeAll(async () => {
   config = join(dir, 'route.yaml')
   writeFileSync(config, yaml(), { mode: 0o644 })
   // the defaults: no state.path, no state.socket in route.yaml
-  for (const f of [STORE, `${STORE}-wal`, `${STORE}-shm`, `${STORE}.kept.json`]) rmSync(f, { force: true })
+  for (const f of existsSync('/var/lib/burrow') ? readdirSync('/var/lib/burrow') : []) if (f.startsWith('route.db')) rmSync(join('/var/lib/burrow', f), { force: true })
   service = await startService(config, SOCKET, join(dir, 'service.log'))
   gw = await startUserGateway(dir, config)
 })
@@ -55,7 +55,10 @@ afterAll(async () => {
   await gw?.stop()
   await service?.stop()
   await Promise.all((dests ?? []).map((d) => d.stop()))
-  rmSync('/var/lib/burrow', { recursive: true, force: true })
+  // the default paths, used here on purpose: remove only route's files (serve keeps its host
+  // keys in /var/lib/burrow too)
+  for (const f of readdirSync('/var/lib/burrow')) if (f.startsWith('route.db')) rmSync(join('/var/lib/burrow', f), { force: true })
+  rmSync('/run/burrow-route', { recursive: true, force: true })
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
