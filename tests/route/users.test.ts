@@ -59,6 +59,9 @@ afterAll(async () => {
   // keys in /var/lib/burrow too)
   for (const f of readdirSync('/var/lib/burrow')) if (f.startsWith('route.db')) rmSync(join('/var/lib/burrow', f), { force: true })
   rmSync('/run/burrow-route', { recursive: true, force: true })
+  try {
+    rmdirSync('/var/lib/burrow') // only when empty
+  } catch {}
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
