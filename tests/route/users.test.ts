@@ -182,6 +182,16 @@ f.write("x" * 70000 + "\\n"); f.flush(); print(f.readline().strip())
     expect(served(sent.stdout).user).toBe('brt-u1')
     const direct = await run([BURROW, 'route', '--config', config], { env: { SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22', BUN_OPTIONS: '--smol' } })
     expect(direct).toEqual({ code: 1, stdout: '', stderr: 'burrow: Failed to start route: BUN_OPTIONS is set; they change what the binary runs, so sshd must not pass them (remove them from AcceptEnv, see docs/route.md)\n' })
+    // the session starts in the user's home: a bunfig.toml preload there is not loaded either
+    const home = (await asUser('brt-u1', ['sh', '-c', 'echo ~'])).stdout.trim()
+    writeFileSync(join(home, 'bunfig.toml'), `preload = ["${home}/pre.js"]\n`)
+    writeFileSync(join(home, 'pre.js'), `require('fs').writeFileSync('${home}/preloaded', 'x')\n`)
+    try {
+      expect(served((await run(gw.ssh('brt-u1', [where]))).stdout).user).toBe('brt-u1')
+      expect(existsSync(join(home, 'preloaded'))).toBe(false)
+    } finally {
+      for (const f of ['bunfig.toml', 'pre.js', 'preloaded']) rmSync(join(home, f), { force: true })
+    }
     // why the ForceCommand line matters: with BUN_BE_BUN the binary is Bun, not burrow
     expect((await run([BURROW, '--version'], { env: { BUN_BE_BUN: '1' } })).stdout).not.toBe('0.1.0\n')
   })
