@@ -12,8 +12,9 @@ const out = `${root}dist/burrow`
 const started = performance.now()
 const patches = ssh2PatchPlugin()
 // no .env or bunfig.toml from the working directory: ssh runs ProxyCommand (and sshd runs route's
-// ForceCommand) in the user's directory, and a .env there must not set burrow's environment
-// (BURROW_DEBUG, NODE_TLS_REJECT_UNAUTHORIZED, …); it also saves their lookups at every start
+// ForceCommand) in the user's directory, where a .env could set burrow's environment
+// (BURROW_DEBUG, NODE_TLS_REJECT_UNAUTHORIZED, …) and a bunfig `preload` would run the user's code
+// instead of route (docs/route.md); it also saves their lookups at every start
 const build = await Bun.build({
   entrypoints: [
     'src/cli.ts',

@@ -1,7 +1,8 @@
 // bench/route: throughput and session setup time through `burrow route` (embedded state and
 // etcd) beside `ssh -J` through the same gateway sshd and beside a direct connection.
 // Run as root after `bash scripts/provision` and a build: ./node_modules/.bin/bun bench/route/run.ts
-// Options: --bytes N (default 1 GiB), --runs N setup samples per mode (default 20), --json,
+// Options: --bytes N (default 1 GiB; 0 = setup only), --runs N setup samples per mode (default
+// 20), --only REGEX (measure only the matching modes, plus direct and ssh -J), --json,
 // --baseline PATH: also measure another burrow build in the same rounds ("[baseline]" rows), to
 // compare two builds side by side. BURROW_BIN=PATH measures another build (tests/route/support.ts).
 // Targets (issue #7): throughput ≥ 0.95× ProxyJump; setup ≤ ProxyJump + 50 ms.
@@ -22,9 +23,12 @@
 //   route alike. sshd leaves Nagle on for sessions without a terminal, and its session channel's
 //   open confirmation then waits for the client's delayed ACK (~40 ms on Linux); ProxyJump's
 //   channel does not (docs/route.md).
+// - `… state service`: the same as the rows without it, but the session reaches the store through
+//   `burrow route state-service` over its unix socket (state.access: service, the default; the
+//   other rows use state.access: direct, the session opening the store itself).
 // Throughput is the median of 3 uploads per mode, also taken in turns.
 
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -33,7 +37,7 @@ import { startEtcd } from '../../tests/route/etcd'
 import { BURROW, gatewaySshArgs, routeYaml, startLab } from '../../tests/route/support'
 
 const { values } = parseArgs({
-  options: { bytes: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' }, baseline: { type: 'string' } },
+  options: { bytes: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' }, baseline: { type: 'string' }, only: { type: 'string' } },
 })
 const BYTES = Number(values.bytes ?? 2 ** 30)
 const RUNS = Number(values.runs ?? 20)
@@ -65,7 +69,10 @@ const median = (xs: number[]) => quantile(xs, 0.5)
 const lab = await startLab(1)
 const etcd = await startEtcd()
 // daemons must not outlive a failed run
+let services: Bun.Subprocess[] = []
 const cleanup = async () => {
+  for (const p of services) p.kill('SIGTERM')
+  await Promise.all(services.map((p) => p.exited))
   await etcd.stop()
   await lab.stop()
 }
@@ -74,6 +81,10 @@ const pub = readFileSync(`${lab.key}.pub`, 'utf8')
 const dest = lab.dests[0]!
 const embeddedYaml = routeYaml(lab, [`127.0.0.1:${dest.port}`])
 const etcdYaml = `${embeddedYaml}etcd:\n  endpoints: ["${etcd.endpoint}"]\n`
+// the state service's rows: sessions reach the store only through its socket
+const viaService = (yaml: string, socket: string) =>
+  yaml.replace('  access: direct', `  access: service\n  socket: ${socket}`).replace(/^  path: (.*)$/m, '  path: $1.svc')
+const serviceSockets = { embedded: join(lab.dir, 'brt-svc.sock'), etcd: join(lab.dir, 'brt-svc-etcd.sock') }
 // the documented setup-latency option: the gateway's ssh keeps one master connection per
 // user and destination, so a new session skips the second key exchange and authentication
 const master = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${lab.dir}/cm-%C`, '-o', 'ControlPersist=60']
@@ -94,7 +105,22 @@ const gatewayModes: { name: string; sshd: string[] }[] = [
   { name: 'route (etcd)', sshd: [route(config('etcd', etcdYaml))] },
   { name: 'route (embedded, ControlMaster)', sshd: [route(config('embedded-cm', withMaster(embeddedYaml)))] },
   { name: 'route (etcd, ControlMaster)', sshd: [route(config('etcd-cm', withMaster(etcdYaml)))] },
+  { name: 'route (embedded, state service)', sshd: [route(config('svc', viaService(embeddedYaml, serviceSockets.embedded)))] },
+  { name: 'route (etcd, state service)', sshd: [route(config('svc-etcd', viaService(etcdYaml, serviceSockets.etcd)))] },
 ]
+services = [
+  Bun.spawn([BURROW, 'route', 'state-service', '--config', join(lab.dir, 'svc.yaml')], { stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' }),
+  Bun.spawn([BURROW, 'route', 'state-service', '--config', join(lab.dir, 'svc-etcd.yaml')], { stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' }),
+]
+for (const sock of Object.values(serviceSockets)) {
+  for (let i = 0; !existsSync(sock); i++) {
+    if (i > 100) {
+      await cleanup()
+      throw new Error(`no state service on ${sock}`)
+    }
+    await Bun.sleep(50)
+  }
+}
 if (values.baseline) {
   const base = values.baseline
   gatewayModes.push(
@@ -165,6 +191,12 @@ const modes: Mode[] = [
   ...gatewayModes.map((m, i) => ({ name: m.name, port: gw.ports[i], argv: ssh('-p', String(gw.ports[i]), '127.0.0.1'), setups: [] })),
 ]
 
+// --only: keep the reference rows and the matching ones (the unused ports stay idle)
+if (values.only) {
+  const only = new RegExp(values.only)
+  for (let i = modes.length - 1; i >= 0; i--) if (!/^(direct|ssh -J gateway)$/.test(modes[i]!.name) && !only.test(modes[i]!.name)) modes.splice(i, 1)
+}
+
 // the NoDelay gateway: same config and keys, one `sshd -i` per connection on a NODELAY socket
 const freePort = async () => {
   const srv = net.createServer().listen(0, '127.0.0.1')
@@ -179,10 +211,37 @@ const nd = Bun.spawn(
   { detached: true, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
 )
 writeFileSync(client, `Host dest-jump-nd\n  HostName 127.0.0.1\n  Port ${dest.port}\n  ProxyJump root@127.0.0.1:${ndPort}\n${readFileSync(client, 'utf8')}`)
-modes.push(
+if (!values.only) modes.push(
   { name: 'ssh -J gateway (NoDelay gateway)', argv: ssh('dest-jump-nd'), setups: [] },
   { name: 'route (embedded), SetEnv SHLVL=1, NoDelay gateway', port: ndPort, argv: ssh('-p', String(ndPort), '127.0.0.1'), setups: [] },
 )
+
+/**
+ * burrow alone, without the gateway sshd in front: `burrow route` started the way sshd starts it
+ * (SSH_CONNECTION, command `true`), BURROW_DEBUG on. `to ssh` is burrow's own time until it
+ * starts ssh (config, state, selection; from its debug line), `total` the whole process, which
+ * includes ssh's login to the host and, after it, unregistering. Taken in turns like the rest.
+ */
+const alone = [
+  { name: 'embedded, direct', config: join(lab.dir, 'embedded.yaml') },
+  { name: 'embedded, state service', config: join(lab.dir, 'svc.yaml') },
+  { name: 'etcd, direct', config: join(lab.dir, 'etcd.yaml') },
+  { name: 'etcd, state service', config: join(lab.dir, 'svc-etcd.yaml') },
+].map((m) => ({ ...m, toSsh: [] as number[], total: [] as number[] }))
+async function runAlone(m: (typeof alone)[0]): Promise<void> {
+  const t0 = performance.now()
+  const p = Bun.spawn([BURROW, 'route', '--config', m.config], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: { ...process.env, BURROW_DEBUG: '1', SSH_CONNECTION: '127.0.0.1 40000 127.0.0.1 22', SSH_ORIGINAL_COMMAND: 'true' },
+  })
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()])
+  if (code !== 0) throw new Error(`burrow route --config ${m.config} exited ${code}: ${err}`)
+  m.total.push(performance.now() - t0)
+  const first = /\+([0-9.]+) ms ssh /.exec(err)
+  if (first) m.toSsh.push(Number(first[1]))
+}
 
 const results: { mode: string; mbps: number; setupMs: number; p25: number; p75: number; min: number; max: number }[] = []
 try {
@@ -203,13 +262,24 @@ try {
       if (round > 0) m.setups.push(ms)
     }
   }
+  for (let round = 0; round <= RUNS; round++) {
+    for (let i = 0; i < alone.length; i++) {
+      const m = alone[(i + round) % alone.length]!
+      await runAlone(m)
+      // round 0 warms up
+      if (round === 0) {
+        m.toSsh.length = 0
+        m.total.length = 0
+      }
+    }
+  }
   const rates = new Map<Mode, number[]>(modes.map((m) => [m, []]))
-  for (let k = 0; k < 3; k++) {
+  for (let k = 0; k < (BYTES > 0 ? 3 : 0); k++) {
     for (const m of modes) rates.get(m)!.push(BYTES / 1e6 / ((await timed([...m.argv, 'cat > /dev/null'], BYTES)) / 1000))
   }
   for (const m of modes) {
     const s = m.setups
-    results.push({ mode: m.name, mbps: median(rates.get(m)!), setupMs: median(s), p25: quantile(s, 0.25), p75: quantile(s, 0.75), min: Math.min(...s), max: Math.max(...s) })
+    results.push({ mode: m.name, mbps: BYTES > 0 ? median(rates.get(m)!) : NaN, setupMs: median(s), p25: quantile(s, 0.25), p75: quantile(s, 0.75), min: Math.min(...s), max: Math.max(...s) })
   }
 } finally {
   await killTree(nd.pid)
@@ -217,16 +287,19 @@ try {
   await cleanup()
 }
 
-const get = (name: string) => results.find((r) => r.mode === name)!
-const jump = get('ssh -J gateway')
+const get = (name: string) => results.find((r) => r.mode === name) ?? { setupMs: NaN }
+const jump = results.find((r) => r.mode === 'ssh -J gateway')!
 const breakdown = {
+  'state service (embedded, state service row − route (embedded) row)': get('route (embedded, state service)').setupMs - get('route (embedded)').setupMs,
+  'state service (etcd, state service row − route (etcd) row)': get('route (etcd, state service)').setupMs - get('route (etcd)').setupMs,
   'gateway user rc files (route − SHLVL=1 row)': get('route (embedded)').setupMs - get('route (embedded), SetEnv SHLVL=1').setupMs,
   'burrow (route − ForceCommand ssh row: its own cost less the ~40 ms Nagle wait route connect saves)':
     get('route (embedded)').setupMs - get('ForceCommand ssh (no burrow)').setupMs,
   'ForceCommand gateway without burrow (ForceCommand ssh row − ProxyJump)': get('ForceCommand ssh (no burrow)').setupMs - jump.setupMs,
   'route, SHLVL=1, NoDelay gateway − ProxyJump through that gateway': get('route (embedded), SetEnv SHLVL=1, NoDelay gateway').setupMs - get('ssh -J gateway (NoDelay gateway)').setupMs,
 }
-if (values.json) console.log(JSON.stringify({ bytes: BYTES, runs: RUNS, burrow: BURROW, baseline: values.baseline, results, breakdown }, null, 2))
+const aloneRows = alone.map((m) => ({ state: m.name, toSshMs: median(m.toSsh), totalMs: median(m.total), totalP25: quantile(m.total, 0.25), totalP75: quantile(m.total, 0.75) }))
+if (values.json) console.log(JSON.stringify({ bytes: BYTES, runs: RUNS, burrow: BURROW, baseline: values.baseline, results, breakdown, alone: aloneRows }, null, 2))
 else {
   if (values.baseline) console.log(`burrow: ${BURROW}; [baseline]: ${values.baseline}`)
   console.log(`${(BYTES / 2 ** 20).toFixed(0)} MiB upload (cat > /dev/null); setup = \`ssh … true\`, ${RUNS} interleaved rounds: median (p25–p75)`)
@@ -234,11 +307,15 @@ else {
   console.log('|---|---:|---:|---:|---:|---:|---:|')
   for (const r of results) {
     console.log(
-      `| ${r.mode} | ${r.mbps.toFixed(0)} | ${(r.mbps / jump.mbps).toFixed(2)} | ${r.setupMs.toFixed(1)} | ${r.p25.toFixed(0)}–${r.p75.toFixed(0)} | ${(r.setupMs - jump.setupMs).toFixed(1)} | ${(r.setupMs / jump.setupMs).toFixed(2)} |`,
+      `| ${r.mode} | ${Number.isNaN(r.mbps) ? "–" : r.mbps.toFixed(0)} | ${Number.isNaN(r.mbps) ? "–" : (r.mbps / jump.mbps).toFixed(2)} | ${r.setupMs.toFixed(1)} | ${r.p25.toFixed(0)}–${r.p75.toFixed(0)} | ${(r.setupMs - jump.setupMs).toFixed(1)} | ${(r.setupMs / jump.setupMs).toFixed(2)} |`,
     )
   }
   console.log('\nwhere route’s setup goes, beyond ProxyJump (differences of medians):')
-  for (const [k, v] of Object.entries(breakdown)) console.log(`  ${v.toFixed(1).padStart(7)} ms  ${k}`)
+  for (const [k, v] of Object.entries(breakdown)) if (!Number.isNaN(v)) console.log(`  ${v.toFixed(1).padStart(7)} ms  ${k}`)
+  console.log(`\nburrow route alone (no gateway sshd), ${RUNS} interleaved rounds, median:`)
+  console.log('| state | burrow until ssh starts ms | whole burrow process ms | p25–p75 ms |')
+  console.log('|---|---:|---:|---:|')
+  for (const r of aloneRows) console.log(`| ${r.state} | ${r.toSshMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.totalP25.toFixed(0)}–${r.totalP75.toFixed(0)} |`)
   const bad = results.filter((r) => r.mode.startsWith('route') && !r.mode.endsWith('[baseline]') && (r.mbps < 0.95 * jump.mbps || r.setupMs > jump.setupMs + 50))
   console.log(bad.length ? `targets missed: ${bad.map((r) => r.mode).join(', ')}` : 'targets met: throughput ≥ 0.95× ProxyJump, setup ≤ ProxyJump + 50 ms')
 }

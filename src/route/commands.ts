@@ -148,4 +148,20 @@ const connect = defineCommand({
   },
 })
 
-export const routeSubCommands: Record<string, CommandDef<any>> = { check, ctl, replay, connect }
+const stateService = defineCommand({
+  meta: {
+    name: 'state-service',
+    description: 'Own the routing state (SQLite file or etcd credentials) for every session of this gateway; run as root (packaging/burrow-route-state.service)',
+  },
+  args: {
+    ...configArgs,
+    socket: { type: 'string', valueHint: 'PATH', description: 'Listen here instead of state.socket' },
+    ...debugArgs,
+  },
+  async run({ args }) {
+    const { runStateService } = await import('./state/service')
+    return runStateService({ configPath: args.config, socket: args.socket })
+  },
+})
+
+export const routeSubCommands: Record<string, CommandDef<any>> = { check, ctl, replay, connect, 'state-service': stateService }

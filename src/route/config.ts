@@ -10,6 +10,7 @@ import { fail } from '../core/errors'
 import type { Dest } from './dest'
 import { expandDests } from './dest'
 import { matches } from './match'
+import { DEFAULT_SOCKET } from './state/protocol'
 import type { Spec, Where } from './schema'
 import { at, bad, checkObject } from './schema'
 
@@ -43,12 +44,24 @@ export interface Config {
   ssh: { exe: string; args: string[] }
   translate_commands: Record<string, Translation>
   dump: string
-  state: { path: string }
+  state: {
+    /** the embedded store (read and written by the state service, or by the session when access is direct) */
+    path: string
+    /** the state service's socket */
+    socket: string
+    /** service: through the state service (default); direct: the session opens the store itself
+     * (single-user gateways); none: no shared state (every host probed, no sticky, no counting) */
+    access: 'service' | 'direct' | 'none'
+    /** members of this group may change the routing state through the service (besides root) */
+    admin_group: string
+  }
   etcd: {
     endpoints: string[]
     tls: { cafile: string; certfile: string; keyfile: string }
     username: string
     password: string
+    /** a file holding the password, readable only by the state service (root) */
+    password_file: string
     keyttl: number
     mandatory: boolean
     prefix: string
@@ -57,6 +70,7 @@ export interface Config {
 
 export const SELECTS = ['ordered', 'random', 'connections', 'bandwidth'] as const
 export const MODES = ['sticky', 'balanced'] as const
+export const ACCESS = ['service', 'direct', 'none'] as const
 
 const keys: Record<string, Spec> = {
   debug: { t: 'bool' },
@@ -65,9 +79,9 @@ const keys: Record<string, Spec> = {
   dest: { t: 'list' },
   route_select: { t: 'enum', values: SELECTS },
   mode: { t: 'enum', values: MODES },
-  sticky_ttl: { t: 'duration' },
-  check_interval: { t: 'duration' },
-  check_timeout: { t: 'duration' },
+  sticky_ttl: { t: 'duration', max: 366 * 86_400_000 },
+  check_interval: { t: 'duration', max: 86_400_000 },
+  check_timeout: { t: 'duration', min: 10, max: 600_000 },
   error_banner: { t: 'string' },
   max_connections_per_user: { t: 'int' },
   force_command: { t: 'string' },
@@ -81,7 +95,10 @@ const keys: Record<string, Spec> = {
     value: { t: 'object', keys: { ssh_args: { t: 'list' }, command: { t: 'string' }, disable_dump: { t: 'bool' } } },
   },
   dump: { t: 'string' },
-  state: { t: 'object', keys: { path: { t: 'string' } } },
+  state: {
+    t: 'object',
+    keys: { path: { t: 'string' }, socket: { t: 'string' }, access: { t: 'enum', values: ACCESS }, admin_group: { t: 'string' } },
+  },
   etcd: {
     t: 'object',
     keys: {
@@ -89,7 +106,8 @@ const keys: Record<string, Spec> = {
       tls: { t: 'object', keys: { cafile: { t: 'string' }, certfile: { t: 'string' }, keyfile: { t: 'string' } } },
       username: { t: 'string' },
       password: { t: 'string' },
-      keyttl: { t: 'duration' },
+      password_file: { t: 'string' },
+      keyttl: { t: 'duration', min: 1000, max: 86_400_000 },
       mandatory: { t: 'bool' },
       prefix: { t: 'string' },
     },
@@ -119,12 +137,13 @@ export function defaults(): Config {
     ssh: { exe: 'ssh', args: ['-q'] },
     translate_commands: {},
     dump: '',
-    state: { path: '/var/lib/burrow/route.db' },
+    state: { path: '/var/lib/burrow/route.db', socket: DEFAULT_SOCKET, access: 'service', admin_group: '' },
     etcd: {
       endpoints: [],
       tls: { cafile: '', certfile: '', keyfile: '' },
       username: '',
       password: '',
+      password_file: '',
       keyttl: 5000,
       mandatory: false,
       prefix: '/burrow/',
@@ -171,7 +190,9 @@ export function loadConfig(file: string): LoadedConfig {
 
 export function parseConfig(text: string, file: string): LoadedConfig {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+  // uniqueKeys: false because yaml's own check compares each key with every earlier one
+  // (quadratic: 40k keys took 7.8 s); checkObject and friends check with a Set instead
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false })
   const where: Where = { file, lines }
   const err = doc.errors[0]
   if (err) {

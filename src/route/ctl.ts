@@ -10,6 +10,7 @@ import type { LoadedConfig } from './config'
 import { allDests, defaults, effectiveConfig, loadConfig, merge } from './config'
 import { expandDests } from './dest'
 import { checkAll } from './health'
+import { currentUser } from './identity'
 import { parseDuration } from './schema'
 import { openState } from './state'
 import type { Connection, State } from './state/types'
@@ -123,7 +124,9 @@ function showUsers(conns: Connection[]): Table {
   const users = [...new Set(conns.map((c) => c.user))].sort()
   const rows = users.map((u) => {
     const mine = conns.filter((c) => c.user === u)
-    const r = Bun.spawnSync(['id', '-Gn', u], { stdout: 'pipe', stderr: 'ignore' })
+    // '' = other users' sessions, which the state service shows a non-admin only as load
+    if (u === '') return ['(others)', '-', mine.length, '-', rate(sum(mine.map((c) => c.bwIn))), rate(sum(mine.map((c) => c.bwOut)))]
+    const r = Bun.spawnSync(['id', '-Gn', '--', u], { stdout: 'pipe', stderr: 'ignore' })
     const groups = r.exitCode === 0 ? r.stdout.toString().trim().split(/\s+/).join(',') : '-'
     return [u, groups, mine.length, [...new Set(mine.map((c) => c.service))].join(','), rate(sum(mine.map((c) => c.bwIn))), rate(sum(mine.map((c) => c.bwOut)))]
   })
@@ -131,7 +134,7 @@ function showUsers(conns: Connection[]): Table {
 }
 
 function showConfig(loaded: LoadedConfig, f: ShowFlags): string {
-  const user = f.user ?? process.env.USER ?? 'root'
+  const user = f.user ?? currentUser().user
   const groups = f.groups?.split(',').filter(Boolean)
   let source = { ip: '', port: 0 }
   if (f.source) {

@@ -17,10 +17,32 @@ export interface Dest {
   address?: string
 }
 
-const MAX_EXPANSION = 10_000
+/** Most destinations one config may name, after expanding every nodeset. */
+export const MAX_DESTS = 10_000
+
+/** How many names `text` expands to, counted without expanding (each group multiplies). */
+export function nodesetSize(text: string): number {
+  let n = 1
+  for (const m of text.matchAll(/\[([^\]]*)\]/g)) {
+    let group = 0
+    for (const part of m[1]!.split(',')) {
+      const r = /^\s*([0-9]+)(?:-([0-9]+))?\s*$/.exec(part)
+      group += r ? Math.max(0, Number(r[2] ?? r[1]) - Number(r[1]) + 1) : 1
+    }
+    n *= Math.max(1, group)
+    if (n > Number.MAX_SAFE_INTEGER) return Infinity
+  }
+  return n
+}
 
 /** Expands every `[a-b,c]` group; zero padding follows the range's first bound (`01-10`). */
-export function expandNodeset(text: string): string[] {
+export function expandNodeset(text: string, limit = MAX_DESTS): string[] {
+  const size = nodesetSize(text)
+  if (size > limit) throw new Error(`'${text}' expands to ${size.toLocaleString('en')} destinations, over the limit of ${MAX_DESTS.toLocaleString('en')} for a whole config`)
+  return expandGroups(text)
+}
+
+function expandGroups(text: string): string[] {
   const m = /\[([^\]]*)\]/.exec(text)
   if (!m) {
     if (/[[\]]/.test(text)) throw new Error(`unbalanced brackets in '${text}'`)
@@ -37,11 +59,10 @@ export function expandNodeset(text: string): string[] {
     const from = Number(lo)
     const to = Number(hi)
     if (to < from) throw new Error(`range ${part} in '${text}' runs backwards`)
-    if (to - from > MAX_EXPANSION) throw new Error(`range ${part} in '${text}' is too large`)
     const width = lo.length > 1 && lo.startsWith('0') ? lo.length : 0
     for (let n = from; n <= to; n++) items.push(String(n).padStart(width, '0'))
   }
-  return items.flatMap((item) => expandNodeset(`${head}${item}${tail}`))
+  return items.flatMap((item) => expandGroups(`${head}${item}${tail}`))
 }
 
 /** `<form>/…` or `<form>%…`: some backend's address rather than a TCP host */
@@ -104,9 +125,11 @@ function burrowDest(entry: string): Dest {
 export function expandDests(entries: readonly string[]): Dest[] {
   const seen = new Set<string>()
   const out: Dest[] = []
+  let total = 0
   for (const entry of entries) {
     // `[v6]:port` uses brackets too, but never for a nodeset
-    const ones = /^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$/.test(entry) ? [entry] : expandNodeset(entry)
+    const ones = /^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$/.test(entry) ? [entry] : expandNodeset(entry, MAX_DESTS - total)
+    total += ones.length
     for (const one of ones) {
       const d = parseDest(one)
       if (!seen.has(d.id)) {

@@ -19,7 +19,7 @@ function matchSource(patterns: string[], source: Identity['source']): boolean {
 
 /** All keys in one condition must hold (AND); any condition in `match` may (OR). */
 export function matches(cond: Condition, who: Identity): boolean {
-  if (cond.users && !cond.users.flatMap(expandNodeset).includes(who.user)) return false
+  if (cond.users && !cond.users.flatMap((u) => expandNodeset(u)).includes(who.user)) return false
   if (cond.groups && !cond.groups.some((g) => who.groups().includes(g))) return false
   if (cond.sources && !matchSource(cond.sources, who.source)) return false
   return true

@@ -12,7 +12,8 @@ export type Spec =
   | { t: 'string' }
   | { t: 'bool' }
   | { t: 'int'; min?: number }
-  | { t: 'duration' }
+  /** milliseconds, within [min, max] (a timer beyond 2^31-1 ms fires at once in JS) */
+  | { t: 'duration'; min?: number; max?: number }
   | { t: 'enum'; values: readonly string[] }
   /** a list of strings; a single string is accepted and split on whitespace when `words` */
   | { t: 'list'; words?: boolean }
@@ -49,6 +50,18 @@ export function parseDuration(text: string | number): number | undefined {
   if (/^[0-9]+(\.[0-9]+)?$/.test(text)) return Number(text) * 1000
   const m = DURATION.exec(text)
   return m ? Number(m[1]) * UNIT[m[2]!]! : undefined
+}
+
+/** The longest delay a JS timer takes as it is (setTimeout clamps anything longer to 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+const showMs = (ms: number) =>
+  ms === 0 ? '0s' : ms === MAX_TIMER_MS ? '24.8d' : ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+
+/** Rejects the second occurrence of a key in a map: a Set, so 40k keys cost 40k lookups. */
+export function uniqueKey(where: Where, seen: Set<string>, key: string, node: YamlNode): void {
+  if (seen.has(key)) bad(where, node, `Map keys must be unique ('${key}' appears twice)`)
+  seen.add(key)
 }
 
 function scalar(where: Where, node: YamlNode | null, what: string): unknown {
@@ -91,6 +104,8 @@ export function check(where: Where, node: YamlNode | null, spec: Spec, what: str
       const v = scalar(where, node, what)
       const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined
       if (ms === undefined) bad(where, node, `${what} must be a duration such as 30s, 500ms, 5m, 1h (or seconds), not ${JSON.stringify(v)}`)
+      const [min, max] = [spec.min ?? 0, spec.max ?? MAX_TIMER_MS]
+      if (ms < min || ms > max) bad(where, node, `${what} must be from ${showMs(min)} to ${showMs(max)}, not ${JSON.stringify(v)}`)
       return ms
     }
     case 'enum': {
@@ -109,8 +124,10 @@ export function check(where: Where, node: YamlNode | null, spec: Spec, what: str
     case 'strmap': {
       if (!isMap(node)) bad(where, node, `${what} must be a map of names to strings`)
       const out: Record<string, string> = Object.create(null)
+      const seen = new Set<string>()
       for (const pair of node.items) {
         const key = str(where, pair.key as YamlNode, `a key of ${what}`)
+        uniqueKey(where, seen, key, pair.key as YamlNode)
         out[key] = str(where, pair.value as YamlNode, `${what}.${key}`)
       }
       return out
@@ -118,8 +135,10 @@ export function check(where: Where, node: YamlNode | null, spec: Spec, what: str
     case 'mapOf': {
       if (!isMap(node)) bad(where, node, `${what} must be a map`)
       const out: Record<string, unknown> = Object.create(null)
+      const seen = new Set<string>()
       for (const pair of node.items) {
         const key = str(where, pair.key as YamlNode, `a key of ${what}`)
+        uniqueKey(where, seen, key, pair.key as YamlNode)
         out[key] = check(where, pair.value as YamlNode, spec.value, `${what}['${key}']`)
       }
       return out
@@ -139,9 +158,11 @@ export function check(where: Where, node: YamlNode | null, spec: Spec, what: str
 export function checkObject(where: Where, node: YamlNode | null, keys: Record<string, Spec>, what: string): Record<string, unknown> {
   if (!isMap(node)) bad(where, node, `${what} must be a map of keys to values`)
   const out: Record<string, unknown> = Object.create(null)
+  const seen = new Set<string>()
   for (const pair of node.items) {
     const keyNode = pair.key as YamlNode
     const key = str(where, keyNode, `a key in ${what}`)
+    uniqueKey(where, seen, key, keyNode)
     const spec = Object.hasOwn(keys, key) ? keys[key] : undefined
     if (!spec) bad(where, keyNode, `unknown key '${key}' in ${what}${suggest(key, Object.keys(keys))}`)
     out[key] = check(where, pair.value as YamlNode, spec, what === 'the config' ? key : `${what}.${key}`)

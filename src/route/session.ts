@@ -4,8 +4,7 @@
  * its whole life; the exit code is ssh's.
  */
 import { createHash } from 'node:crypto'
-import { appendFileSync } from 'node:fs'
-import { hostname, userInfo } from 'node:os'
+import { hostname } from 'node:os'
 import { fail } from '../core/errors'
 import { logger, setDebug } from '../core/log'
 import { buildSshCommand, checkCommand, type SshCommand } from './command'
@@ -14,8 +13,11 @@ import { effectiveConfig, loadConfig } from './config'
 import type { Dest } from './dest'
 import { type Child, spawnPlain, superviseChild } from './child'
 import { type Selection, selectDest } from './select'
+import { appendAudit, auditText, expandUser } from './audit'
+import { currentUser } from './identity'
+import { refuseRuntimeEnv } from './policy'
 import { openState } from './state'
-import type { Registration, State } from './state/types'
+import type { AuditEvent, Registration, State } from './state/types'
 
 export interface Endpoint {
   ip: string
@@ -37,25 +39,15 @@ export function sessionId(user: string, from: string): string {
   return createHash('sha1').update(`${user}@${from}@${process.hrtime.bigint()}`).digest('hex').slice(0, 10).toUpperCase()
 }
 
-function groupsOf(user: string): () => string[] {
-  let cached: string[] | undefined
-  return () => {
-    if (cached) return cached
-    const r = Bun.spawnSync(['id', '-Gn', user], { stdout: 'pipe', stderr: 'pipe' })
-    cached = r.exitCode === 0 ? r.stdout.toString().trim().split(/\s+/).filter(Boolean) : []
-    return cached
-  }
-}
-
 const expand = (text: string, vars: Record<string, string>) => text.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m)
 
-function audit(config: Config, user: string, line: string): void {
-  if (!config.log) return
-  try {
-    appendFileSync(expand(config.log, { user }), `${new Date().toISOString()} ${line}\n`, { mode: 0o600 })
-  } catch (err) {
-    logger.debug(`Failed to write the log ${config.log}: ${(err as Error).message}`)
+/** Through the state service the service writes the line (attributed by uid); else the session does. */
+async function audit(state: State, config: Config, user: string, e: AuditEvent): Promise<void> {
+  if (state.audit) {
+    if (e.kind === 'nodest') await state.audit(e).catch((err) => logger.debug(`Failed to write the audit line: ${(err as Error).message}`))
+    return
   }
+  if (config.log) appendAudit(expandUser(config.log, user), auditText(user, e))
 }
 
 async function runBlocking(cmd: string[]): Promise<number> {
@@ -72,9 +64,12 @@ export interface SessionOptions {
 
 export async function runSession(opts: SessionOptions): Promise<number> {
   const env = opts.env ?? process.env
+  refuseRuntimeEnv(env)
   const { from, sshd } = parseSshConnection(env.SSH_CONNECTION)
-  const user = userInfo().username
-  const who: Identity = { user, groups: groupsOf(user), source: sshd }
+  // who connects: the kernel's uid and groups, never $USER (policy.ts, rule "identity")
+  const me = currentUser()
+  const user = me.user
+  const who: Identity = { user, groups: me.groups, source: sshd }
   const { config, dests } = effectiveConfig(loadConfig(opts.configPath), who)
   if (config.debug) setDebug(true)
   const sid = sessionId(user, endpoint(from))
@@ -83,6 +78,7 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   if (dests.length === 0) fail(`route ${user}@${config.service}`, `no destination set for service '${config.service}' (set dest: in ${opts.configPath})`)
 
   const state = await openState(config)
+  if (state.warning) logger.warn(state.warning)
   try {
     return await routeWith(state, { config, dests, user, sid, from: endpoint(from), sshd: endpoint(sshd), original, env })
   } finally {
@@ -178,7 +174,7 @@ async function routeWith(state: State, r: Routed): Promise<number> {
   if (!picked.dest) {
     const banner = (await state.banner())?.text || config.error_banner
     if (banner) process.stderr.write(`${banner.trimEnd()}\n`)
-    audit(config, user, `${sid} ${user} from ${r.from} via ${r.sshd} service=${config.service}: no destination up`)
+    await audit(state, config, user, { kind: 'nodest', sid, service: config.service, from: r.from, sshd: r.sshd })
     fail(what, `no destination is up (tried ${picked.skipped.join(', ')}); try again later`)
   }
   const dest = picked.dest
@@ -195,19 +191,20 @@ async function routeWith(state: State, r: Routed): Promise<number> {
         .register(
           { id: sid, user, service: config.service, dest: dest.id, from: r.from, sshd: r.sshd, gateway: hostname(), start, bwIn: 0, bwOut: 0 },
           config.etcd.keyttl,
+          r.original,
         )
         .catch((err) => logger.warn(`session ${sid} is not counted in ${state.name} state: ${(err as Error).message}`)),
       config.sticky_ttl > 0 ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {}) : undefined,
     ])
     registration = reg ?? undefined
-    audit(config, user, `${sid} ${user} from ${r.from} via ${r.sshd} service=${config.service} → ${dest.id} command=${JSON.stringify(r.original)}`)
+    await audit(state, config, user, { kind: 'start', sid, service: config.service, from: r.from, sshd: r.sshd, dest: dest.id, command: r.original })
   }
 
   let registered: Promise<void> | undefined
   const registerOnce = () => (registered ??= register())
   let bg: Child | undefined
   let running: { child: Child; exited: Promise<number> } | undefined = early
-  let code: number
+  let code: number | undefined
   try {
     if (!running && config.blocking_command.length) {
       // counted and logged while it runs, as the session it belongs to
@@ -241,10 +238,10 @@ async function routeWith(state: State, r: Routed): Promise<number> {
     bg?.kill('SIGTERM')
     // both at once: with etcd each is a round trip the client waits for
     await Promise.all([
-      registration?.close().catch((err) => logger.debug(`Failed to unregister ${sid}: ${(err as Error).message}`)),
+      registration?.close(code).catch((err) => logger.debug(`Failed to unregister ${sid}: ${(err as Error).message}`)),
       config.sticky_ttl > 0 ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {}) : undefined,
     ])
   }
-  audit(config, user, `${sid} ${user} → ${dest.id} exit ${code} after ${((Date.now() - start) / 1000).toFixed(1)} s`)
-  return code
+  await audit(state, config, user, { kind: 'end', sid, service: config.service, from: r.from, sshd: r.sshd, dest: dest.id, exit: code, seconds: (Date.now() - start) / 1000 })
+  return code!
 }

@@ -9,7 +9,7 @@ import type { Node as YamlNode } from 'yaml'
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
 import { fail } from '../core/errors'
 import type { Spec, Where } from '../route/schema'
-import { bad, check, checkObject } from '../route/schema'
+import { bad, check, checkObject, uniqueKey } from '../route/schema'
 
 export interface CreateDefaults {
   image?: string
@@ -73,7 +73,8 @@ export function loadCreateConfig(path?: string): CreateConfig {
 
 export function parseCreateConfig(text: string, file: string): CreateConfig {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+  // yaml's own uniqueKeys check is quadratic; checkObject/check/strings use a Set (uniqueKey)
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false })
   const where: Where = { file, lines }
   const err = doc.errors[0]
   if (err) {
@@ -99,8 +100,11 @@ export function parseCreateConfig(text: string, file: string): CreateConfig {
   const profiles = rootMap.get('profiles', true)
   if (profiles !== undefined) {
     if (!isMap(profiles)) bad(where, profiles, 'profiles must be a map of names to defaults')
-    for (const pair of profiles.items)
+    const seen = new Set<string>()
+    for (const pair of profiles.items) {
+      uniqueKey(where, seen, String((pair.key as YamlNode & { value?: unknown }).value), pair.key as YamlNode)
       section(where, pair.value as YamlNode, `profiles.${String((pair.key as YamlNode & { value?: unknown }).value)}`)
+    }
   }
   return { file, version: top.version as string | undefined, defaults }
 }
@@ -130,8 +134,10 @@ function section(where: Where, node: YamlNode | undefined, what: string): Create
 function strings(where: Where, node: YamlNode | undefined, what: string): Record<string, string> {
   if (!isMap(node)) bad(where, node, `${what} must be a map of keys to values`)
   const out: Record<string, string> = Object.create(null)
+  const seen = new Set<string>()
   for (const pair of node.items) {
     const key = check(where, pair.key as YamlNode, { t: 'string' }, `a key of ${what}`) as string
+    uniqueKey(where, seen, key, pair.key as YamlNode)
     const val = pair.value as YamlNode | null
     if (!isScalar(val) || val.value === null || typeof val.value === 'object')
       bad(where, val ?? (pair.key as YamlNode), `${what}.${key} must be a string, number or true/false`)

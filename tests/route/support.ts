@@ -108,6 +108,9 @@ export function routeYaml(lab: Lab, dests: string[], extra = '', statePath = joi
     `  args: [${gatewaySshArgs(lab.key).map((a) => JSON.stringify(a)).join(', ')}]`,
     'state:',
     `  path: ${statePath}`,
+    // these tests run as root, one user: the session opens the store itself (users.test.ts
+    // covers the state service with ordinary users)
+    '  access: direct',
     extra,
     '',
   ].join('\n')

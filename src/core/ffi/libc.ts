@@ -4,7 +4,7 @@
  * referenced by a local until the call returns; Bun's ptr() does not move typed-array memory.
  */
 import { SyscallError } from '../errors'
-import { cstring, libc, type Pointer, ptr, readI32 } from './native'
+import { cstring, libc, type Pointer, ptr, readI32, readPtr } from './native'
 import * as S from './structs'
 
 
@@ -156,4 +156,18 @@ export function inetPton(family: number, text: string): Uint8Array | undefined {
 export function ifNameToIndex(name: string): number {
   const p = cstr(name)
   return libc().if_nametoindex(p)
+}
+
+/** The kernel's record of who is at the other end of a connected unix socket (SO_PEERCRED). */
+export function peerCred(fd: number): { pid: number; uid: number; gid: number } {
+  const buf = new Uint8Array(S.UCRED_SIZE)
+  const len = new Uint32Array([S.UCRED_SIZE])
+  check('getsockopt', libc().getsockopt(fd, S.SOL_SOCKET, S.SO_PEERCRED, buf, len))
+  return S.ucredOf(buf)
+}
+
+/** The login name of `uid` from the passwd database (getpwuid(3)); undefined when it has none. */
+export function userNameOf(uid: number): string | undefined {
+  const pw = libc().getpwuid(uid) as Pointer | null
+  return pw ? cstring(readPtr(pw, S.PASSWD_NAME_OFFSET)) : undefined
 }

@@ -31,6 +31,7 @@ function loadLibc() {
     getppid: { args: [], returns: 'i32' },
     inet_pton: { args: ['i32', 'ptr', 'ptr'], returns: 'i32' },
     if_nametoindex: { args: ['ptr'], returns: 'u32' },
+    getpwuid: { args: ['u32'], returns: 'ptr' },
   })
 }
 
@@ -89,6 +90,11 @@ export function ptr(buf: Uint8Array, offset = 0): number {
 
 export function readI32(p: Pointer): number {
   return read.i32(p, 0)
+}
+
+/** The pointer stored at `p + offset` (a `char *` field of a C struct), or null. */
+export function readPtr(p: Pointer, offset: number): Pointer | null {
+  return read.ptr(p, offset) as Pointer | null
 }
 
 /** The NUL-terminated string at `p`, or undefined for NULL. */

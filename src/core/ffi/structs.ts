@@ -18,6 +18,7 @@ export const SO_ERROR = 4
 export const SO_RCVTIMEO = 20
 export const SO_SNDTIMEO = 21
 export const SO_DOMAIN = 39
+export const SO_PEERCRED = 17
 export const MSG_PEEK = 0x2
 export const MSG_DONTWAIT = 0x40
 export const MSG_NOSIGNAL = 0x4000
@@ -181,3 +182,13 @@ export function timeval(ms: number): Uint8Array {
   v.setBigInt64(8, BigInt((ms % 1000) * 1000), true)
   return t
 }
+
+/** struct ucred { pid_t pid; uid_t uid; gid_t gid; } (socket(7) SO_PEERCRED) */
+export const UCRED_SIZE = 12
+export function ucredOf(buf: Uint8Array): { pid: number; uid: number; gid: number } {
+  const v = new DataView(buf.buffer, buf.byteOffset, UCRED_SIZE)
+  return { pid: v.getInt32(0, true), uid: v.getUint32(4, true), gid: v.getUint32(8, true) }
+}
+
+/** struct passwd { char *pw_name; … }: pw_name is the first field (pwd.h) */
+export const PASSWD_NAME_OFFSET = 0

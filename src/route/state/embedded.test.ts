@@ -23,7 +23,7 @@ describe('embedded state', () => {
     child.kill('SIGKILL')
     await child.exited
     expect((await s.connections()).length).toBe(0)
-    expect(statSync(path).mode & 0o777).toBe(0o666)
+    expect(statSync(path).mode & 0o777).toBe(0o600)
     s.close()
   })
 })

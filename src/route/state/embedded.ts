@@ -1,15 +1,18 @@
 /**
- * State in one SQLite file on the gateway (bun:sqlite). WAL mode and a busy timeout let many
- * sessions write at once. A live connection is a row that names its process: it counts while
- * that process runs (pid + start time from /proc, so a reused pid does not count) and its
- * heartbeat is fresh, so a session killed with SIGKILL stops counting at once.
+ * State in one SQLite file on the gateway (bun:sqlite), opened by the state service (or, with
+ * state.access: direct, by each session; WAL mode and a busy timeout let several write at once).
+ * A live connection is a row that names the process holding it: it counts while that process
+ * runs (pid + start time from /proc, so a reused pid does not count) and its heartbeat is fresh.
+ * The file is created 0600 and checked before use (recover.ts).
  */
 import { Database } from 'bun:sqlite'
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { fail } from '../../core/errors'
 import { logger } from '../../core/log'
+import { STORE_MODE } from '../policy'
+import { damage, moveAside, type Recovery, writeKept } from './recover'
 import type { Banner, Check, Connection, ConnectionFilter, HostState, Registration, State, Sticky } from './types'
 
 const SCHEMA = `
@@ -62,21 +65,44 @@ export class EmbeddedState implements State {
   readonly #timers = new Set<ReturnType<typeof setInterval>>()
 
   constructor(readonly location: string) {
+    let recovery: Recovery | undefined
     try {
-      if (!existsSync(location)) {
-        mkdirSync(dirname(location), { recursive: true, mode: 0o755 })
-        // every gateway user's session writes here: the file (and the WAL files SQLite
-        // creates with the same mode) must not be limited by the first writer's umask
-        closeSync(openSync(location, 'a', 0o666))
-        chmodSync(location, 0o666)
-      }
+      if (!existsSync(location)) mkdirSync(dirname(location), { recursive: true, mode: 0o755 })
+      const reason = damage(location)
+      if (reason) recovery = moveAside(location, reason)
+      // the store belongs to whoever opens it (the state service); no one else reads or writes it
+      if (!existsSync(location)) closeSync(openSync(location, 'a', STORE_MODE))
       this.db = new Database(location, { create: true, strict: true })
       this.db.exec('PRAGMA busy_timeout = 5000')
       this.db.exec('PRAGMA journal_mode = WAL')
       this.db.exec('PRAGMA synchronous = NORMAL')
       this.db.exec(SCHEMA)
     } catch (err) {
-      fail(`open state ${location}`, `${(err as Error).message} (set state.path to a file every gateway user may write)`)
+      const hint = (err as { code?: string }).code === 'EACCES' || /readonly|permission/i.test((err as Error).message)
+        ? ' (the store is the state service’s: run `burrow route state-service` as root, and let sessions reach it with state.access: service, the default)'
+        : ''
+      fail(`open state ${location}`, `${(err as Error).message}${hint}`)
+    }
+    if (recovery) this.#restore(recovery)
+  }
+
+  /** Puts back what admins set and says once what happened. */
+  #restore({ reason, aside, kept }: Recovery): void {
+    for (const id of kept.disabled) this.db.query('INSERT OR REPLACE INTO hosts (id, disabled) VALUES ($id, 1)').run({ id })
+    if (kept.banner) this.db.query('INSERT OR REPLACE INTO banner (k, text, expire) VALUES (1, $text, $expire)').run(kept.banner)
+    this.#keep()
+    const what = [kept.disabled.length ? `disabled host(s) ${kept.disabled.join(', ')}` : 'no disabled hosts', kept.banner ? 'the banner' : ''].filter(Boolean).join(' and ')
+    logger.warn(`state ${this.location} was damaged (${reason}); moved it to ${aside} and started a new one, keeping ${what}`)
+  }
+
+  /** The admin state, copied beside the store after each admin change (recover.ts). */
+  #keep(): void {
+    const disabled = this.db.query<{ id: string }, []>('SELECT id FROM hosts WHERE disabled = 1 ORDER BY id').all().map((r) => r.id)
+    const banner = this.db.query<{ text: string; expire: number | null }, []>('SELECT text, expire FROM banner').get() ?? undefined
+    try {
+      writeKept(this.location, { disabled, banner })
+    } catch (err) {
+      logger.warn(`Failed to keep a copy of the disabled hosts beside ${this.location}: ${(err as Error).message}`)
     }
   }
 
@@ -162,10 +188,12 @@ export class EmbeddedState implements State {
     this.db
       .query('INSERT INTO hosts (id, disabled) VALUES ($id, $d) ON CONFLICT(id) DO UPDATE SET disabled = $d')
       .run({ id, d: disabled ? 1 : 0 })
+    this.#keep()
   }
 
   async forgetHost(id: string): Promise<void> {
     this.db.query('DELETE FROM hosts WHERE id = $id').run({ id })
+    this.#keep()
   }
 
   async remember(user: string, service: string, dest: string, ttlMs: number): Promise<void> {
@@ -210,10 +238,12 @@ export class EmbeddedState implements State {
 
   async setBanner(text: string, expire?: number): Promise<void> {
     this.db.query('INSERT OR REPLACE INTO banner (k, text, expire) VALUES (1, $text, $expire)').run({ text, expire: expire ?? null })
+    this.#keep()
   }
 
   async clearBanner(): Promise<void> {
     this.db.query('DELETE FROM banner').run()
+    this.#keep()
   }
 
   close(): void {

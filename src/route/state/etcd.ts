@@ -13,6 +13,42 @@ import { EtcdClient, type EtcdOptions } from './etcd-client'
 import type { Banner, Check, Connection, ConnectionFilter, HostState, Registration, State, Sticky } from './types'
 
 const enc = encodeURIComponent
+/** a key someone else wrote may not be valid URI encoding */
+const decodeURIComponent = (s: string) => {
+  try {
+    return globalThis.decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
+
+type Guard<T> = (v: unknown) => v is T
+const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
+const isConn: Guard<Connection> = (v): v is Connection => obj(v) && typeof v.user === 'string' && typeof v.dest === 'string' && typeof v.start === 'number'
+const isCheck: Guard<{ state: Check; ts: number }> = (v): v is { state: Check; ts: number } =>
+  obj(v) && (v.state === 'up' || v.state === 'down' || v.state === 'unknown') && typeof v.ts === 'number'
+const isSticky: Guard<{ dest: string; expire: number }> = (v): v is { dest: string; expire: number } => obj(v) && typeof v.dest === 'string' && typeof v.expire === 'number'
+const isBanner: Guard<Banner> = (v): v is Banner => obj(v) && typeof v.text === 'string' && (v.expire === undefined || typeof v.expire === 'number')
+
+/** Keys already reported as unreadable (with the value seen), so each is reported once. */
+const reported = new Set<string>()
+
+/**
+ * A value as burrow wrote it, or undefined (with one warning per key and value) when someone
+ * wrote something else there: one bad key must not stop every session.
+ */
+function read<T>(key: string, value: string, ok: Guard<T>): T | undefined {
+  try {
+    const v = JSON.parse(value) as unknown
+    if (ok(v)) return v
+  } catch {}
+  const mark = `${key}\0${value}`
+  if (!reported.has(mark)) {
+    reported.add(mark)
+    logger.warn(`skipping etcd key ${key}: its value ${JSON.stringify(value.slice(0, 60))} is not one burrow wrote`)
+  }
+  return undefined
+}
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
 
 export class EtcdState implements State {
@@ -95,7 +131,7 @@ export class EtcdState implements State {
     }
     const kvs = await this.client.range(prefix)
     return kvs
-      .map((kv) => JSON.parse(kv.value) as Connection)
+      .flatMap((kv) => read(kv.key, kv.value, isConn) ?? [])
       .filter((c) => filter.service === undefined || c.service === filter.service)
       .sort((a, b) => a.start - b.start)
   }
@@ -108,7 +144,8 @@ export class EtcdState implements State {
     const out = new Map<string, HostState>()
     for (const kv of checks) {
       const id = decodeURIComponent(kv.key.slice(this.#k('hosts', '').length))
-      const v = JSON.parse(kv.value) as { state: Check; ts: number }
+      // an unreadable check is as good as none: the host is probed again
+      const v = read(kv.key, kv.value, isCheck) ?? { state: 'unknown' as Check, ts: 0 }
       out.set(id, { id, state: v.state, ts: v.ts, disabled: false })
     }
     for (const kv of disabled) {
@@ -124,7 +161,8 @@ export class EtcdState implements State {
       this.client.get(this.#k('disabled', enc(id))),
     ])
     if (check === undefined && disabled === undefined) return undefined
-    const v = check ? (JSON.parse(check) as { state: Check; ts: number }) : { state: 'unknown' as Check, ts: 0 }
+    const none = { state: 'unknown' as Check, ts: 0 }
+    const v = check === undefined ? none : (read(this.#k('hosts', enc(id)), check, isCheck) ?? none)
     return { id, ...v, disabled: disabled !== undefined }
   }
 
@@ -150,16 +188,16 @@ export class EtcdState implements State {
     const v = await this.client.get(this.#k('sticky', enc(user), enc(service)))
     if (v === undefined) return undefined
     // etcd rounds short leases up (its minimum TTL), so the stored expiry decides
-    const s = JSON.parse(v) as { dest: string; expire: number }
-    return s.expire > Date.now() ? s.dest : undefined
+    const s = read(this.#k('sticky', enc(user), enc(service)), v, isSticky)
+    return s && s.expire > Date.now() ? s.dest : undefined
   }
 
   async sticky(): Promise<Sticky[]> {
     const base = this.#k('sticky', '')
-    return (await this.client.range(base)).map((kv) => {
+    return (await this.client.range(base)).flatMap((kv) => {
       const [user = '', service = ''] = kv.key.slice(base.length).split('/').map(decodeURIComponent)
-      const v = JSON.parse(kv.value) as { dest: string; expire: number }
-      return { user, service, dest: v.dest, expire: v.expire }
+      const v = read(kv.key, kv.value, isSticky)
+      return v ? [{ user, service, dest: v.dest, expire: v.expire }] : []
     }).filter((s) => s.expire > Date.now())
   }
 
@@ -175,8 +213,8 @@ export class EtcdState implements State {
   async banner(): Promise<Banner | undefined> {
     const v = await this.client.get(this.#k('banner'))
     if (v === undefined) return undefined
-    const b = JSON.parse(v) as Banner
-    return b.expire !== undefined && b.expire <= Date.now() ? undefined : b
+    const b = read(this.#k('banner'), v, isBanner)
+    return !b || (b.expire !== undefined && b.expire <= Date.now()) ? undefined : b
   }
 
   async setBanner(text: string, expire?: number): Promise<void> {

@@ -51,7 +51,21 @@ export interface Sticky {
 /** A registered connection; kept alive by the store until close(). */
 export interface Registration {
   setBandwidth(bwIn: number, bwOut: number): void
-  close(): Promise<void>
+  /** `exit`: the session's exit code, for the audit log of the state service */
+  close(exit?: number): Promise<void>
+}
+
+/** A line of the audit log: a session started, ended, or found no destination up. */
+export interface AuditEvent {
+  kind: 'start' | 'end' | 'nodest'
+  sid: string
+  service: string
+  from: string
+  sshd: string
+  dest?: string
+  command?: string
+  exit?: number
+  seconds?: number
 }
 
 export interface ConnectionFilter {
@@ -60,10 +74,11 @@ export interface ConnectionFilter {
 }
 
 export interface State {
-  readonly name: 'embedded' | 'etcd'
+  readonly name: 'embedded' | 'etcd' | 'service' | 'none'
   /** where the state lives (file path or endpoints), for messages */
   readonly location: string
-  register(c: Connection, ttlMs: number): Promise<Registration>
+  /** `command`: the session's command, for the state service's audit log */
+  register(c: Connection, ttlMs: number, command?: string): Promise<Registration>
   connections(filter?: ConnectionFilter): Promise<Connection[]>
   hosts(): Promise<HostState[]>
   host(id: string): Promise<HostState | undefined>
@@ -80,5 +95,9 @@ export interface State {
   banner(): Promise<Banner | undefined>
   setBanner(text: string, expire?: number): Promise<void>
   clearBanner(): Promise<void>
+  /** only the state service's client has it: the service writes the line, attributed by uid */
+  audit?(event: AuditEvent): Promise<void>
+  /** a message for the session to print once (etcd unreachable, local state used) */
+  readonly warning?: string
   close(): void
 }
