@@ -65,12 +65,14 @@ export interface SessionOptions {
 export async function runSession(opts: SessionOptions): Promise<number> {
   const env = opts.env ?? process.env
   refuseRuntimeEnv(env)
+  // the config first: a bad route.yaml is what someone trying it by hand needs to hear about
+  const loaded = loadConfig(opts.configPath)
   const { from, sshd } = parseSshConnection(env.SSH_CONNECTION)
   // who connects: the kernel's uid and groups, never $USER (policy.ts, rule "identity")
   const me = currentUser()
   const user = me.user
   const who: Identity = { user, groups: me.groups, source: sshd }
-  const { config, dests } = effectiveConfig(loadConfig(opts.configPath), who)
+  const { config, dests } = effectiveConfig(loaded, who)
   if (config.debug) setDebug(true)
   const sid = sessionId(user, endpoint(from))
   const original = env.SSH_ORIGINAL_COMMAND ?? ''

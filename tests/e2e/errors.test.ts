@@ -21,6 +21,10 @@ afterAll(() => {
 })
 
 const long = `unix/tmp/${'x'.repeat(300)}/s`
+// run by hand (no SSH_CONNECTION), a bad route.yaml is what gets reported
+const badRoute = `/tmp/burrow-bad-route-${process.pid}.yaml`
+writeFileSync(badRoute, 'nonsense: [\n')
+afterAll(() => rmSync(badRoute, { force: true }))
 
 describe('bad input gets one clear line and exit 1', () => {
   test.each([
@@ -50,8 +54,10 @@ describe('bad input gets one clear line and exit 1', () => {
     [['proxy', '-w', '1', 'unix/x', '22', 'extra'], "Failed to parse arguments: unexpected argument 'extra' (takes at most 2)"],
     [['install-config', 'extra'], "Failed to parse arguments: unexpected argument 'extra' (takes at most 0)"],
     [['proxy', '127.0.0.1', '1'], 'Failed to connect to 127.0.0.1 port 1: Connection refused (nothing listens on that port)'],
+    [['route', '--config', badRoute], `Failed to load ${badRoute}:2:1: Flow sequence in block collection`],
+    [['route', '--config', '/tmp/burrow-no-such-route.yaml'], 'Failed to read /tmp/burrow-no-such-route.yaml: no such file'],
   ])('burrow %p', async (args, message) => {
-    const r = await burrow(args, { timeoutMs: 10_000 })
+    const r = await burrow(args, { timeoutMs: 10_000, env: { SSH_CONNECTION: '' } })
     expect(r.stdout).toBe('')
     expect(r.stderr.split('\n').length).toBe(2)
     expect(r.stderr).toStartWith(`burrow: ${message}`)
