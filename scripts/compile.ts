@@ -5,21 +5,30 @@
  */
 import { $ } from 'bun'
 import pkg from '../package.json' with { type: 'json' }
+import { ssh2Patches } from './lib/ssh2-patches'
 
 const root = new URL('..', import.meta.url).pathname
 const out = `${root}dist/burrow`
 const started = performance.now()
 // ssh2 requires its optional native addon cpu-features inside try/catch; installed with
 // --ignore-scripts it has no build/ and the bundler cannot resolve it, so leave it to runtime
-// (where the require fails and ssh2 falls back, as it does under Bun anyway)
-const build =
-  await $`${process.execPath} build --compile --minify --bytecode --format=esm --sourcemap=none --external cpu-features ${root}src/cli.ts ${root}src/commands/serve.ts ${root}src/commands/route.ts --outfile ${out}`
-    .nothrow()
-    .quiet()
-const log = `${build.stdout}${build.stderr}`
-if (build.exitCode !== 0 || /failed/i.test(log)) {
+// (where the require fails and ssh2 falls back, as it does under Bun anyway).
+// The JS API (same options as `bun build --compile`) so the ssh2 patches apply while bundling.
+const entry = (p: string) => `${root}src/${p}`
+const build = await Bun.build({
+  entrypoints: [entry('cli.ts'), entry('commands/serve.ts'), entry('commands/route.ts')],
+  compile: { outfile: out },
+  minify: true,
+  bytecode: true,
+  format: 'esm',
+  sourcemap: 'none',
+  external: ['cpu-features'],
+  plugins: [ssh2Patches],
+}).catch((err: unknown) => ({ success: false, logs: [err] }))
+const log = build.logs.map(String).join('\n')
+if (!build.success || /failed/i.test(log)) {
   console.error(log)
-  console.error(`compile: bun build failed (exit ${build.exitCode})`)
+  console.error('compile: bun build failed')
   process.exit(1)
 }
 const version = (await $`${out} --version`.nothrow().quiet().text()).trim()

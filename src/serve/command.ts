@@ -4,7 +4,7 @@
  * untouched (no re-quoting, so multi-line scripts, quotes and `$` arrive byte for byte).
  */
 import type { ExecRequest } from '../backends/incus'
-import type { InstanceUser } from './instance'
+import type { InstanceUser, Switcher } from './instance'
 import type { TermMux } from './persistent'
 import { muxCommand } from './persistent'
 
@@ -62,20 +62,21 @@ export function buildExec(s: SessionSpec): ExecRequest {
   }
   const argv = command === undefined ? [u.shell, '-l'] : [u.shell, '-c', command]
   if (u.uid === 0) return { ...base, command: argv, cwd: u.home }
-  // Incus's exec user/group drop every supplementary group (ssh2incus issue #11); setpriv,
-  // started as root, sets them all before running the shell as the user.
-  if (u.setpriv && u.gids.length > 1) {
-    const groups = u.gids.filter((g) => g !== u.gid)
-    const wrap = [
-      u.setpriv,
-      `--reuid=${u.uid}`,
-      `--regid=${u.gid}`,
-      `--groups=${groups.join(',')}`,
-      '--',
-    ]
-    return { ...base, command: [...wrap, ...argv], cwd: u.home }
-  }
+  // Incus's exec user/group drop every supplementary group (ssh2incus issue #11): a switcher,
+  // started as root, sets them all before running the shell as the user
+  if (u.switcher && u.gids.length > 1)
+    return { ...base, command: [...switchArgv(u, u.switcher), ...argv], cwd: u.home }
   return { ...base, command: argv, user: u.uid, group: u.gid, cwd: u.home }
+}
+
+function switchArgv(u: InstanceUser, sw: Switcher): string[] {
+  if (sw.kind === 'setpriv') {
+    const groups = u.gids.filter((g) => g !== u.gid)
+    return [sw.path, `--reuid=${u.uid}`, `--regid=${u.gid}`, `--groups=${groups.join(',')}`, '--']
+  }
+  // busybox su: -m keeps the environment Incus sets, `--` ends its options before the user,
+  // and /bin/sh execs argv unchanged ($0 "$@"), so the user's shell is not involved twice
+  return [sw.path, '-m', '-s', '/bin/sh', '-c', 'exec "$0" "$@"', '--', u.name]
 }
 
 /** `env` requests sshd would take with AcceptEnv LANG LC_* plus `extra` patterns (`*` globs). */

@@ -12,7 +12,7 @@ import { selfArgv } from '../core/self'
 import { loadHostKeys } from './host-keys'
 import type { ServeArgs } from './run'
 import type { ServeOptions } from './server'
-import { parseListen } from './server'
+import { listenTcp } from './server'
 import { WORKER_ENV, WORKER_FD } from './worker'
 
 
@@ -58,13 +58,7 @@ export async function runMaster(args: ServeArgs, opts: ServeOptions): Promise<nu
     })
     proc.unref()
   })
-  const { host, port } = parseListen(opts.listen)
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', (err) =>
-      reject(new Error(`Failed to listen on ${opts.listen}: ${err.message}`)),
-    )
-    tcp.listen({ host, port }, () => resolve())
-  })
+  await listenTcp(tcp, opts.listen)
   const address = tcp.address() as net.AddressInfo
   logger.info(
     `burrow serve (master) listening on ${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,

@@ -7,7 +7,7 @@ import net from 'node:net'
 import { hostname } from 'node:os'
 import { Server } from 'ssh2'
 import type { Connection } from 'ssh2'
-import { fail } from '../core/errors'
+import { BurrowError, fail } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
 import { groupIds, mayUseIncus } from './accounts'
@@ -60,6 +60,24 @@ export function parseListen(text: string): { host?: string; port: number } {
       'expected [HOST]:PORT, e.g. :2222, 127.0.0.1:2222 or [::1]:2222',
     )
   return { host: m[1] ?? (m[2] || undefined), port }
+}
+
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'address already in use (is another burrow serve or sshd listening there?)',
+  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+  EADDRNOTAVAIL: 'no such address on this host',
+}
+
+/** Binds `tcp` to --listen; a foreseeable failure (port taken, no permission) is one line. */
+export async function listenTcp(tcp: net.Server, listen: string): Promise<void> {
+  const { host, port } = parseListen(listen)
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', (err: NodeJS.ErrnoException) => {
+      const hint = LISTEN_HINTS[err.code ?? '']
+      reject(new BurrowError(`Failed to listen on ${listen}: ${hint ?? err.message}`))
+    })
+    tcp.listen({ host, port }, () => resolve())
+  })
 }
 
 // chacha20-poly1305 is missing from Bun's crypto (naming it throws); offer what ssh2 can do
@@ -222,11 +240,7 @@ export async function startServe(
         await Promise.all([...forwardings].map((f) => f.close()))
       },
     }
-  const { host, port } = parseListen(o.listen)
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', (err) => reject(new Error(`Failed to listen on ${o.listen}: ${err.message}`)))
-    tcp.listen({ host, port }, () => resolve())
-  })
+  await listenTcp(tcp, o.listen)
   const address = tcp.address() as net.AddressInfo
   return {
     address,

@@ -1,0 +1,57 @@
+/**
+ * Fixes to the bundled ssh2 source, applied while bun builds dist/burrow (node_modules stays
+ * untouched). Each patch names the exact text it replaces; when ssh2 changes and the text is
+ * gone the build fails instead of shipping the unpatched behaviour.
+ */
+import type { BunPlugin } from 'bun'
+
+interface Patch {
+  /** path suffix inside node_modules/ssh2 */
+  file: string
+  why: string
+  from: string
+  to: string
+}
+
+export const SSH2_PATCHES: Patch[] = [
+  // OpenSSH PROTOCOL, "kex-strict": only the *initial* key exchange must refuse unexpected
+  // packets. ssh2 applied it to every rekey too, so an SSH_MSG_IGNORE sent during a rekey
+  // (asyncssh does) killed the session. Mark the handler installed for a rekey ...
+  {
+    file: 'lib/protocol/kex.js',
+    why: 'mark rekey key exchanges',
+    from: 'self._decipher._onPayload = onKEXPayload.bind(self, { firstPacket: false });',
+    to: 'self._decipher._onPayload = onKEXPayload.bind(self, { firstPacket: false, rekey: true });',
+  },
+  // ... and let IGNORE, DEBUG and UNIMPLEMENTED through during one, as without strict mode
+  {
+    file: 'lib/protocol/kex.js',
+    why: 'strict KEX only for the initial exchange',
+    from: 'if (!this._strictMode) {',
+    to: 'if (!this._strictMode || state.rekey) {',
+  },
+]
+
+/** Applies SSH2_PATCHES to `text` of `path`; throws when a patch's text is not there once. */
+export function patchSource(path: string, text: string): string {
+  for (const p of SSH2_PATCHES) {
+    if (!path.endsWith(`ssh2/${p.file}`)) continue
+    const at = text.indexOf(p.from)
+    if (at < 0 || text.indexOf(p.from, at + 1) >= 0)
+      throw new Error(`ssh2 patch '${p.why}': expected text not found once in ${path}`)
+    text = text.replace(p.from, p.to)
+  }
+  return text
+}
+
+export const ssh2Patches: BunPlugin = {
+  name: 'ssh2-patches',
+  setup(build) {
+    const files = [...new Set(SSH2_PATCHES.map((p) => p.file.replaceAll('.', '\\.')))]
+    const filter = new RegExp(`ssh2[\\\\/](${files.join('|')})$`)
+    build.onLoad({ filter }, async ({ path }) => ({
+      contents: patchSource(path, await Bun.file(path).text()),
+      loader: 'js',
+    }))
+  },
+}
