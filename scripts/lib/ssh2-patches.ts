@@ -30,6 +30,20 @@ export const SSH2_PATCHES: Patch[] = [
     from: 'if (!this._strictMode) {',
     to: 'if (!this._strictMode || state.rekey) {',
   },
+  // A refused direct-tcpip / direct-streamlocal open carries strerror's text as sshd's does
+  // ("open failed: connect failed: Connection refused"); ssh2's reject() sent '' only.
+  {
+    file: 'lib/server.js',
+    why: 'channel open failure description',
+    from: 'const reject = () => {\n            if (replied)',
+    to: 'const reject = (description) => {\n            if (replied)',
+  },
+  {
+    file: 'lib/server.js',
+    why: 'channel open failure description (send)',
+    from: "proto.channelOpenFail(info.sender, reason, '');",
+    to: "proto.channelOpenFail(info.sender, reason, typeof description === 'string' ? description : '');",
+  },
 ]
 
 /** Applies SSH2_PATCHES to `text` of `path`; throws when a patch's text is not there once. */

@@ -10,6 +10,7 @@ import type { IncusClient } from '../backends/incus'
 import { run } from '../backends/incus'
 import type { Forward } from '../backends/incus/forward'
 import { connectForward, listenForward, openForward, tcpTarget } from '../backends/incus/forward'
+import { ConnectFailed, connectInside, insidePid, insideTarget } from '../backends/incus/netns'
 import { agentSocket } from './agent'
 import type { Identity } from './auth'
 import type { InstanceUser, Instances } from './instance'
@@ -62,7 +63,11 @@ export class Forwarding {
 
   #refuse(reject: (() => void) | undefined, what: string, err: unknown): void {
     logger.info(`${what} for ${this.id.login}: ${(err as Error).message}`)
-    reject?.()
+    // CONNECT_FAILED with strerror's text, as sshd: "open failed: connect failed: Connection
+    // refused" (the description argument is ours: scripts/lib/ssh2-patches.ts)
+    ;(reject as ((description?: string) => void) | undefined)?.(
+      err instanceof ConnectFailed ? err.reason : undefined,
+    )
   }
 
   /** The login's instance (running) and its user, once per connection. */
@@ -118,6 +123,15 @@ export class Forwarding {
     project: string,
     connect: string,
   ): Promise<void> {
+    // a socket made inside the container: half-close works and a refusal is known before
+    // the channel is accepted; otherwise (VM, remote, not root) a proxy device
+    const inside = insideTarget(connect)
+    const pid = inside && (await insidePid(client, instance, project))
+    if (inside && pid) {
+      const sock = await connectInside(pid, inside)
+      if (this.#closed) return void sock.destroy()
+      return join(sock, accept())
+    }
     const key = `${project}/${instance} ${connect}`
     let f = this.#open.get(key)
     if (!f) {

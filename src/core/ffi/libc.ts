@@ -87,6 +87,17 @@ export function openPath(path: string): number {
   return check('open', libc().open(p, S.O_PATH | S.O_CLOEXEC, 0))
 }
 
+/** open(2) read-only, close-on-exec (namespace files for setns) */
+export function openRead(path: string): number {
+  const p = cstr(path)
+  return check('open', libc().open(p, S.O_RDONLY | S.O_CLOEXEC, 0))
+}
+
+/** setns(2) for the calling thread */
+export function setns(fd: number, nstype: number): void {
+  check('setns', libc().setns(fd, nstype))
+}
+
 export function poll(fds: S.PollFds, count: number, timeoutMs: number): number {
   return soft(() => libc().poll(fds.bytes, count, timeoutMs))
 }

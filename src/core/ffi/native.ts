@@ -31,6 +31,7 @@ function loadLibc() {
     getppid: { args: [], returns: 'i32' },
     inet_pton: { args: ['i32', 'ptr', 'ptr'], returns: 'i32' },
     if_nametoindex: { args: ['ptr'], returns: 'u32' },
+    setns: { args: ['i32', 'i32'], returns: 'i32' },
   })
 }
 

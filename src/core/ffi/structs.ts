@@ -24,6 +24,8 @@ export const MSG_NOSIGNAL = 0x4000
 export const MSG_CMSG_CLOEXEC = 0x40000000
 export const SHUT_WR = 1
 export const O_RDONLY = 0
+/** setns(2) nstype for a network namespace */
+export const CLONE_NEWNET = 0x40000000
 export const O_NONBLOCK = 0x800
 export const O_PATH = 0x200000
 export const O_CLOEXEC = 0x80000

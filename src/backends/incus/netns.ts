@@ -1,0 +1,157 @@
+/**
+ * Connections into a local container made from this host, without a proxy device: TCP from a
+ * socket created inside the container's network namespace, unix sockets through
+ * /proc/PID/root. A real socket keeps TCP's half-close (a proxy device's forkproxy ends both
+ * directions at the first EOF) and reports a refused connect before anything is accepted, as
+ * sshd does. Needs root (setns) and a container on this host; callers fall back to a device.
+ */
+import { isIP } from 'node:net'
+import { constants } from 'node:os'
+import { Duplex } from 'node:stream'
+import type { Socket, SocketHandler } from 'bun'
+import { close, openRead, setns, strerror } from '../../core/ffi/libc'
+import { CLONE_NEWNET } from '../../core/ffi/structs'
+import type { IncusClient } from './client'
+
+export type InsideTarget = { host: string; port: number } | { path: string }
+
+/** The destination refused or could not be reached; `reason` is strerror's text, as sshd sends. */
+export class ConnectFailed extends Error {
+  override name = 'ConnectFailed'
+  constructor(readonly reason: string) {
+    super(`connect failed: ${reason}`)
+  }
+}
+
+/**
+ * The pid of a running container's init when this process can enter it: root, and Incus on this
+ * host (its unix socket). undefined for VMs, remotes over HTTPS or an unprivileged burrow.
+ */
+export async function insidePid(
+  client: IncusClient,
+  instance: string,
+  project: string,
+): Promise<number | undefined> {
+  if (client.endpoint.kind !== 'unix' || process.geteuid?.() !== 0) return undefined
+  const state = await client.get<{ pid?: number; status?: string }>(
+    `/1.0/instances/${encodeURIComponent(instance)}/state`,
+    { project, what: `find instance ${instance}` },
+  )
+  const info = await client.instance(instance, project)
+  return info.type === 'container' && state.pid ? state.pid : undefined
+}
+
+/** `tcp:127.0.0.1:22`, `tcp:[::1]:22`, `unix:/path` (proxy-device syntax) as a target, or
+ * undefined for host names (resolving them would leave the namespace before socket()). */
+export function insideTarget(connect: string): InsideTarget | undefined {
+  if (connect.startsWith('unix:')) return { path: connect.slice(5) }
+  const m = /^tcp:(?:\[(.+)\]|([^:]+)):(\d+)$/.exec(connect)
+  const host = m?.[1] ?? m?.[2]
+  return host && isIP(host) ? { host, port: Number(m![3]) } : undefined
+}
+
+/**
+ * Connects to `target` in the namespaces of process `pid` (the container's init). The thread
+ * is inside the container's netns only for Bun.connect's synchronous socket() call: nothing
+ * else runs meanwhile, and the socket stays in the namespace it was made in.
+ */
+export async function connectInside(pid: number, target: InsideTarget): Promise<Duplex> {
+  const stream = new BunSocketStream()
+  const socket = stream.handlers()
+  if ('path' in target) {
+    const unix = `/proc/${pid}/root${target.path}`
+    await Bun.connect({ unix, allowHalfOpen: true, socket } as never).catch(failed)
+    return stream
+  }
+  const self = openRead('/proc/thread-self/ns/net')
+  let connecting: Promise<Socket<undefined>>
+  try {
+    const inside = openRead(`/proc/${pid}/ns/net`)
+    try {
+      setns(inside, CLONE_NEWNET)
+    } finally {
+      close(inside)
+    }
+    try {
+      connecting = Bun.connect({ hostname: target.host, port: target.port, allowHalfOpen: true, socket } as never)
+    } finally {
+      setns(self, CLONE_NEWNET)
+    }
+  } finally {
+    close(self)
+  }
+  await connecting.catch(failed)
+  return stream
+}
+
+function failed(err: { code?: string; message?: string }): never {
+  const no = constants.errno[err.code as keyof typeof constants.errno]
+  throw new ConnectFailed(no ? strerror(no) : (err.message ?? String(err)))
+}
+
+/** A Bun socket as a Node Duplex (what ssh2 channels are piped to), with half-close both ways. */
+class BunSocketStream extends Duplex {
+  #sock?: Socket<undefined>
+  #pending?: { buf: Uint8Array; cb: (err?: Error | null) => void }
+  #paused = false
+
+  constructor() {
+    super({ allowHalfOpen: true })
+  }
+
+  handlers(): SocketHandler<undefined> {
+    return {
+      open: (s) => {
+        this.#sock = s
+      },
+      data: (s, d) => {
+        if (!this.push(d) && !this.#paused) {
+          this.#paused = true
+          s.pause()
+        }
+      },
+      drain: () => this.#flush(),
+      end: () => void this.push(null),
+      close: (_s, err) => void this.destroy(err ?? undefined),
+      error: (_s, err) => void this.destroy(err),
+      connectError: () => {},
+    }
+  }
+
+  override _read(): void {
+    if (this.#paused) {
+      this.#paused = false
+      this.#sock?.resume()
+    }
+  }
+
+  override _write(chunk: Uint8Array, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#pending = { buf: chunk, cb }
+    this.#flush()
+  }
+
+  #flush(): void {
+    const p = this.#pending
+    if (!p || !this.#sock) return
+    const n = this.#sock.write(p.buf)
+    if (n < 0) {
+      this.#pending = undefined
+      return p.cb(new Error('the connection is closed'))
+    }
+    // a partial write: the rest goes at `drain`
+    if (n < p.buf.byteLength) return void (p.buf = p.buf.subarray(n))
+    this.#pending = undefined
+    p.cb()
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    // shutdown(SHUT_WR): the peer reads EOF and may still answer
+    this.#sock?.shutdown()
+    cb()
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#sock?.end()
+    cb(err)
+  }
+}
