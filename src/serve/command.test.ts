@@ -132,7 +132,7 @@ test.each([
 ])('env %p with %p → %p', (name, extra, ok) => expect(envAllowed(name, extra)).toBe(ok))
 
 test('the tree-kill script takes the marker as an argument, not as code', () => {
-  const argv = killTreeCommand('abc')
-  expect(argv.at(-1)).toBe('abc')
+  const argv = killTreeCommand('abc', false)
+  expect(argv.slice(-2)).toEqual(['abc', 'exec'])
   expect(argv[2]).not.toContain('abc')
 })

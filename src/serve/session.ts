@@ -244,16 +244,19 @@ export function handleSession(session: Session, id: Identity, opts: SessionOptio
     }
   }
 
-  /** The client went away while the command ran: kill it and everything it started. */
+  /** The client went away while the command ran: end what sshd's hang-up would end. */
   async function stop(e: Exec): Promise<void> {
-    e.close()
     // a persistent session's multiplexer carries the marker too, and must outlive the connection
-    if (!marker || asLogin(id.target).persistent) return
-    try {
-      await run(e.client, id.target.instance, id.target.project, killTreeCommand(marker))
-    } catch (err) {
-      logger.debug(`kill session processes: ${(err as Error).message}`)
+    if (marker && !asLogin(id.target).persistent) {
+      // before closing the exec: Incus ends the command when its websockets go, and the script
+      // tells the session's processes from daemons that left it by the command's own session
+      try {
+        await run(e.client, id.target.instance, id.target.project, killTreeCommand(marker, !!pty))
+      } catch (err) {
+        logger.debug(`kill session processes: ${(err as Error).message}`)
+      }
     }
+    e.close()
   }
 }
 
