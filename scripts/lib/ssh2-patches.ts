@@ -30,6 +30,15 @@ export const SSH2_PATCHES: Patch[] = [
     from: 'if (!this._strictMode) {',
     to: 'if (!this._strictMode || state.rekey) {',
   },
+  // During a rekey, connection-protocol messages (channel data, window adjusts) keep being
+  // handled, as OpenSSH does (it only diverts transport messages 1-49 while keys change):
+  // asyncssh sends KEXINIT and then the data that triggered it. ssh2 called that fatal.
+  {
+    file: 'lib/protocol/kex.js',
+    why: 'connection messages during a rekey',
+    from: '      // Ensure packet is either an algorithm negotiation or KEX\n      // algorithm-specific packet\n      if (type < 20 || type > 49) {',
+    to: '      if (state.rekey && type > 49) {\n        if (!MESSAGE_HANDLERS)\n          MESSAGE_HANDLERS = require(\'./handlers.js\');\n        const handler = MESSAGE_HANDLERS[type];\n        return handler && handler(this, payload);\n      }\n      if (type < 20 || type > 49) {',
+  },
   // A refused direct-tcpip / direct-streamlocal open carries strerror's text as sshd's does
   // ("open failed: connect failed: Connection refused"); ssh2's reject() sent '' only.
   {

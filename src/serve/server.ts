@@ -6,6 +6,7 @@
 import net from 'node:net'
 import { hostname } from 'node:os'
 import { Server } from 'ssh2'
+import pkg from '../../package.json' with { type: 'json' }
 import type { Connection } from 'ssh2'
 import { BurrowError, fail } from '../core/errors'
 import { logger } from '../core/log'
@@ -114,7 +115,10 @@ export async function startServe(
   const ssh = new Server({
     hostKeys: keys.map((k) => k.pem),
     algorithms: { cipher: ciphers() as never },
-    ident: 'burrow',
+    // Both SFTP servers behind burrow (the instance's OpenSSH sftp-server, Incus's pkg/sftp)
+    // take SSH_FXP_SYMLINK's arguments in OpenSSH's order, not the draft's; clients such as
+    // asyncssh pick the order from this string, so it says so (RFC 4253 §4.2 comments)
+    ident: `burrow_${pkg.version} OpenSSH-compatible-SFTP`,
     banner: o.banner?.replaceAll('[HOSTNAME]', hostname()),
   })
   const sockets = new Set<net.Socket>()
