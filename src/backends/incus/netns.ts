@@ -15,11 +15,17 @@ import type { IncusClient } from './client'
 
 export type InsideTarget = { host: string; port: number } | { path: string }
 
-/** The destination refused or could not be reached; `reason` is strerror's text, as sshd sends. */
+/**
+ * The destination refused or could not be reached. `reason` goes to the client as sshd words
+ * it: strerror's text for TCP, "open failed" for unix sockets; `detail` only to the log.
+ */
 export class ConnectFailed extends Error {
   override name = 'ConnectFailed'
-  constructor(readonly reason: string) {
-    super(`connect failed: ${reason}`)
+  constructor(
+    readonly reason: string,
+    detail = reason,
+  ) {
+    super(`connect failed: ${detail}`)
   }
 }
 
@@ -60,7 +66,10 @@ export async function connectInside(pid: number, target: InsideTarget): Promise<
   const socket = stream.handlers()
   if ('path' in target) {
     const unix = `/proc/${pid}/root${target.path}`
-    await Bun.connect({ unix, allowHalfOpen: true, socket } as never).catch(failed)
+    await Bun.connect({ unix, allowHalfOpen: true, socket } as never).catch((err) => {
+      const e = failed(err)
+      throw new ConnectFailed('open failed', `${target.path}: ${e.reason}`)
+    })
     return stream
   }
   const self = openRead('/proc/thread-self/ns/net')
@@ -80,13 +89,15 @@ export async function connectInside(pid: number, target: InsideTarget): Promise<
   } finally {
     close(self)
   }
-  await connecting.catch(failed)
+  await connecting.catch((err) => {
+    throw failed(err)
+  })
   return stream
 }
 
-function failed(err: { code?: string; message?: string }): never {
+function failed(err: { code?: string; message?: string }): ConnectFailed {
   const no = constants.errno[err.code as keyof typeof constants.errno]
-  throw new ConnectFailed(no ? strerror(no) : (err.message ?? String(err)))
+  return new ConnectFailed(no ? strerror(no) : (err.message ?? String(err)))
 }
 
 /** A Bun socket as a Node Duplex (what ssh2 channels are piped to), with half-close both ways. */
