@@ -9,8 +9,17 @@ import { isIP } from 'node:net'
 import { constants } from 'node:os'
 import { Duplex } from 'node:stream'
 import type { Socket, SocketHandler } from 'bun'
-import { close, openRead, setns, strerror } from '../../core/ffi/libc'
-import { CLONE_NEWNET } from '../../core/ffi/structs'
+import { close, inetPton, openRead, setns, socket, strerror, tryConnect } from '../../core/ffi/libc'
+import {
+  AF_INET,
+  AF_INET6,
+  CLONE_NEWNET,
+  errno,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  sockaddrIn,
+  sockaddrIn6,
+} from '../../core/ffi/structs'
 import type { IncusClient } from './client'
 
 export type InsideTarget = { host: string; port: number } | { path: string }
@@ -72,8 +81,18 @@ export async function connectInside(pid: number, target: InsideTarget): Promise<
     })
     return stream
   }
+  const connecting = inNetns(pid, () =>
+    Bun.connect({ hostname: target.host, port: target.port, allowHalfOpen: true, socket } as never),
+  )
+  await connecting.catch((err) => {
+    throw failed(err, probe(pid, target))
+  })
+  return stream
+}
+
+/** Runs `fn` with this thread in process `pid`'s network namespace, and back. */
+function inNetns<T>(pid: number, fn: () => T): T {
   const self = openRead('/proc/thread-self/ns/net')
-  let connecting: Promise<Socket<undefined>>
   try {
     const inside = openRead(`/proc/${pid}/ns/net`)
     try {
@@ -82,21 +101,35 @@ export async function connectInside(pid: number, target: InsideTarget): Promise<
       close(inside)
     }
     try {
-      connecting = Bun.connect({ hostname: target.host, port: target.port, allowHalfOpen: true, socket } as never)
+      return fn()
     } finally {
       setns(self, CLONE_NEWNET)
     }
   } finally {
     close(self)
   }
-  await connecting.catch((err) => {
-    throw failed(err)
-  })
-  return stream
 }
 
-function failed(err: { code?: string; message?: string }): ConnectFailed {
-  const no = constants.errno[err.code as keyof typeof constants.errno]
+/**
+ * Bun reports every failed connect as ECONNREFUSED; the real errno (ENETUNREACH when the
+ * container's lo is down, …) comes from one more non-blocking attempt, made only after the
+ * first failed. Loopback answers at once; anything slower keeps Bun's word.
+ */
+function probe(pid: number, t: { host: string; port: number }): number | undefined {
+  const v6 = isIP(t.host) === 6
+  const addr = inetPton(v6 ? AF_INET6 : AF_INET, t.host)
+  if (!addr) return undefined
+  const fd = inNetns(pid, () => socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK))
+  try {
+    const rc = tryConnect(fd, v6 ? sockaddrIn6(addr, t.port) : sockaddrIn(addr, t.port))
+    return rc < 0 && -rc !== errno.EINPROGRESS ? -rc : undefined
+  } finally {
+    close(fd)
+  }
+}
+
+function failed(err: { code?: string; message?: string }, probed?: number): ConnectFailed {
+  const no = probed ?? constants.errno[err.code as keyof typeof constants.errno]
   return new ConnectFailed(no ? strerror(no) : (err.message ?? String(err)))
 }
 
