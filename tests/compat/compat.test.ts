@@ -292,7 +292,8 @@ describe.skipIf(!incusAvailable())('client compatibility: burrow serve beside th
 
   test.each(ROWS)('%s: %s', async (client, op, expected, run) => {
     const [b, c] = await Promise.all([run(burrow), run(control)])
-    table.push(`| ${client} | ${op} | ${b === c ? 'same' : b} | ${c} |`)
+    const cell = (x: string) => x.replaceAll("|", "\\|").replaceAll("\n", " ")
+    table.push(`| ${client} | ${cell(op)} | ${b === c ? "same" : cell(b)} | ${cell(c)} |`)
     if (typeof expected === 'string') expect(c).toBe(expected)
     else expect(c).toMatch(expected)
     expect(b).toBe(c)
