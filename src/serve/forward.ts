@@ -4,13 +4,14 @@
  * (direct-streamlocal), `-R` (tcpip-forward) and `-R` to a socket path (streamlocal-forward),
  * and the agent socket. Every device is removed when the connection ends.
  */
+import { isIP } from 'node:net'
 import type { Connection, ServerChannel } from 'ssh2'
 import { logger } from '../core/log'
 import type { IncusClient } from '../backends/incus'
 import { run } from '../backends/incus'
 import type { Forward } from '../backends/incus/forward'
 import { connectForward, listenForward, openForward, tcpTarget } from '../backends/incus/forward'
-import { ConnectFailed, connectInside, insidePid, insideTarget } from '../backends/incus/netns'
+import { ConnectFailed, connectInside, insidePid, insideTarget, listenInside } from '../backends/incus/netns'
 import { agentSocket } from './agent'
 import type { Identity } from './auth'
 import type { InstanceUser, Instances } from './instance'
@@ -174,6 +175,8 @@ export class Forwarding {
       const { client, user, t } = await this.#target()
       if (user.uid !== 0 && info.bindPort! > 0 && info.bindPort! < 1024)
         throw new Error(`only root may listen on port ${info.bindPort}`)
+      const inside = await this.#listenInside(client, t, bind, info.bindPort ?? 0, info.bindAddr ?? '')
+      if (inside !== undefined) return accept?.(inside)
       // forkproxy cannot report a port it chose: pick one in the ephemeral range ourselves
       const port = info.bindPort || 32768 + Math.floor(Math.random() * 28000)
       await this.#listenOn(client, t, `tcp:${bind}:${port}`, tcpTarget(bind, port), {}, (ch) =>
@@ -207,6 +210,32 @@ export class Forwarding {
       return accept?.()
     }
     throw new Error('unsupported global request')
+  }
+
+  /** -R with a listener made inside the container (half-close works); undefined: use a device */
+  async #listenInside(
+    client: IncusClient,
+    t: Login,
+    bind: string,
+    port: number,
+    bindAddr: string,
+  ): Promise<number | undefined> {
+    const pid = isIP(bind) ? await insidePid(client, t.instance, t.project) : undefined
+    if (!pid) return undefined
+    let bound = port
+    const l = listenInside(pid, bind, port, (stream) =>
+      this.conn.forwardOut(bindAddr, bound, '127.0.0.1', 0, (err, ch) =>
+        err ? stream.destroy() : join(stream, ch),
+      ),
+    )
+    bound = l.port
+    const key = `tcp:${bind}:${bound}`
+    if (this.#listen.has(key) || this.#closed) {
+      l.stop()
+      throw new Error(this.#closed ? 'the connection has ended' : `${key} is already forwarded`)
+    }
+    this.#listen.set(key, Promise.resolve({ device: '', path: '', remove: async () => l.stop() }))
+    return bound
   }
 
   async #listenOn(

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { join } from 'node:path'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import type { Serve } from '../serve/support'
@@ -75,6 +76,44 @@ const ROWS: Row[] = [
       return `replies=${ok}/8`
     } finally {
       fwd.kill()
+    }
+  }],
+  ['OpenSSH ssh', '-L, the server half-closes first, the client line still arrives', 'greet=greet arrived=true', async (t) => {
+    const l = 20000 + Math.floor(Math.random() * 20000)
+    const fwd = Bun.spawn(['ssh', '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${l}:127.0.0.1:7302`, '-p', String(t.port), ...sshOpts(t), '127.0.0.1'], { stdout: 'ignore', stderr: 'ignore' })
+    try {
+      for (let i = 0; i < 50 && (await cmd(['socat', '-u', 'OPEN:/dev/null', `TCP:127.0.0.1:${l}`])).code !== 0; i++) await Bun.sleep(100)
+      const line = `late-${t.name}-${l}`
+      const r = await cmd(['sh', '-c', `(sleep 0.5; echo ${line}) | socat -t3 - TCP:127.0.0.1:${l}`])
+      await Bun.sleep(200)
+      const arrived = (await inside('cat /tmp/bsc-greet.out')).stdout.includes(line)
+      return `greet=${r.stdout.trim()} arrived=${arrived}`
+    } finally {
+      fwd.kill()
+    }
+  }],
+  ['OpenSSH ssh', '-R, half-close: printf ping | socat -t3 inside (8 tries)', 'replies=8/8', async (t) => {
+    // on this host: echo what arrives, answer after EOF
+    const srv = net.createServer({ allowHalfOpen: true }, (c) => {
+      c.on('error', () => {})
+      c.pipe(c, { end: false })
+      c.on('end', () => c.end('pong\n'))
+    })
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+    const hp = (srv.address() as net.AddressInfo).port
+    const rp = 7400 + Math.floor(Math.random() * 500) * 2 + (t.name === 'sshd' ? 0 : 1)
+    const fwd = Bun.spawn(['ssh', '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${rp}:127.0.0.1:${hp}`, '-p', String(t.port), ...sshOpts(t), '127.0.0.1'], { stdout: 'ignore', stderr: 'ignore' })
+    try {
+      for (let i = 0; i < 50 && (await inside(`socat -u OPEN:/dev/null TCP:127.0.0.1:${rp}`)).code !== 0; i++) await Bun.sleep(100)
+      let ok = 0
+      for (let i = 0; i < 8; i++) {
+        const r = await inside(`printf 'ping\\n' | socat -t3 - TCP:127.0.0.1:${rp}`)
+        if (r.stdout === 'ping\npong\n') ok++
+      }
+      return `replies=${ok}/8`
+    } finally {
+      fwd.kill()
+      srv.close()
     }
   }],
   ['OpenSSH ssh', '-L to a missing unix socket', 'open failed: connect failed: open failed', async (t) => {

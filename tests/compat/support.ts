@@ -98,6 +98,9 @@ export async function prepareCompat(pubkey: string): Promise<{ controlPort: numb
       'pgrep -x sshd >/dev/null || /usr/sbin/sshd',
       // the half-close peer: echoes what it reads, answers after the client's EOF
       "printf '#!/bin/sh\\ncat\\necho pong\\n' > /usr/local/bin/bsc-echo && chmod +x /usr/local/bin/bsc-echo",
+      // the other way round: greets, half-closes, then still reads the client's line
+      "printf '#!/bin/sh\\necho greet\\nexec >&-\\nread l\\necho \"$l\" >> /tmp/bsc-greet.out\\n' > /usr/local/bin/bsc-greet && chmod +x /usr/local/bin/bsc-greet",
+      'pgrep -f "^socat TCP-LISTEN:7302" >/dev/null || setsid -f socat TCP-LISTEN:7302,bind=127.0.0.1,fork,reuseaddr EXEC:/usr/local/bin/bsc-greet,pipes </dev/null >/dev/null 2>&1',
       'pgrep -f "^socat TCP-LISTEN:7301" >/dev/null || setsid -f socat TCP-LISTEN:7301,bind=127.0.0.1,fork,reuseaddr EXEC:/usr/local/bin/bsc-echo </dev/null >/dev/null 2>&1',
     ].join('\n'),
   )

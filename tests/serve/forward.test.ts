@@ -157,14 +157,15 @@ describe.skipIf(!incusAvailable())('serve: forwarding into an instance without n
       '-N',
       '-L',
       `127.0.0.1:${l}:127.0.0.1:7002`,
+      // a unix-socket -R still takes a device (-L and TCP -R into a container take none)
       '-R',
-      '127.0.0.1:7102:127.0.0.1:9',
+      '/tmp/bsc-kill9.sock:/tmp/bsc-nothing.sock',
     ])
     try {
       expect(await until(async () => (await curl(`http://127.0.0.1:${l}/`)) === 'hello\n')).toBe(
         true,
       )
-      // -R's device (-L needs none)
+      // the unix -R's device
       expect(await until(async () => (await burrowDevices()).length === 1)).toBe(true)
       process.kill(s.pid, 'SIGKILL')
       await Bun.sleep(200)

@@ -90,6 +90,45 @@ export async function connectInside(pid: number, target: InsideTarget): Promise<
   return stream
 }
 
+/**
+ * A TCP listener inside the container's network namespace (`-R`): made there like the
+ * connecting sockets above, so accepted connections keep half-close. Port 0 takes a free port
+ * (the one returned). Throws ConnectFailed with strerror's text when it cannot listen.
+ */
+export function listenInside(
+  pid: number,
+  host: string,
+  port: number,
+  onConnection: (stream: Duplex) => void,
+): { port: number; stop(): void } {
+  let listener
+  try {
+    listener = inNetns(pid, () =>
+      Bun.listen<BunSocketStream>({
+        hostname: host,
+        port,
+        allowHalfOpen: true,
+        socket: {
+          open(s) {
+            const stream = new BunSocketStream()
+            s.data = stream
+            stream.attach(s)
+            onConnection(stream)
+          },
+          data: (s, d) => s.data.onData(d),
+          drain: (s) => s.data.onDrain(),
+          end: (s) => s.data.onEnd(),
+          close: (s, err) => s.data?.onClose(err),
+          error: (s, err) => s.data?.onClose(err),
+        },
+      }),
+    )
+  } catch (err) {
+    throw failed(err as { code?: string; message?: string })
+  }
+  return { port: listener.port, stop: () => listener.stop(true) }
+}
+
 /** Runs `fn` with this thread in process `pid`'s network namespace, and back. */
 function inNetns<T>(pid: number, fn: () => T): T {
   const self = openRead('/proc/thread-self/ns/net')
@@ -135,7 +174,7 @@ function failed(err: { code?: string; message?: string }, probed?: number): Conn
 
 /** A Bun socket as a Node Duplex (what ssh2 channels are piped to), with half-close both ways. */
 class BunSocketStream extends Duplex {
-  #sock?: Socket<undefined>
+  #sock?: Socket<unknown>
   #pending?: { buf: Uint8Array; cb: (err?: Error | null) => void }
   #paused = false
 
@@ -143,23 +182,40 @@ class BunSocketStream extends Duplex {
     super({ allowHalfOpen: true })
   }
 
+  /** handlers for one connecting socket */
   handlers(): SocketHandler<undefined> {
     return {
-      open: (s) => {
-        this.#sock = s
-      },
-      data: (s, d) => {
-        if (!this.push(d) && !this.#paused) {
-          this.#paused = true
-          s.pause()
-        }
-      },
-      drain: () => this.#flush(),
-      end: () => void this.push(null),
-      close: (_s, err) => void this.destroy(err ?? undefined),
-      error: (_s, err) => void this.destroy(err),
+      open: (s) => this.attach(s),
+      data: (_s, d) => this.onData(d),
+      drain: () => this.onDrain(),
+      end: () => this.onEnd(),
+      close: (_s, err) => this.onClose(err),
+      error: (_s, err) => this.onClose(err),
       connectError: () => {},
     }
+  }
+
+  attach(s: Socket<unknown>): void {
+    this.#sock = s
+  }
+
+  onData(d: Uint8Array): void {
+    if (!this.push(d) && !this.#paused) {
+      this.#paused = true
+      this.#sock?.pause()
+    }
+  }
+
+  onDrain(): void {
+    this.#flush()
+  }
+
+  onEnd(): void {
+    this.push(null)
+  }
+
+  onClose(err?: Error): void {
+    this.destroy(err ?? undefined)
   }
 
   override _read(): void {
