@@ -5,7 +5,7 @@
  * target) are the host's own Debian binaries, bind-mounted read-only: the container has no
  * network to install them. Names carry the `bsc-` prefix of the suite that introduced them.
  */
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { run } from '../../src/backends/incus'
 import { ensureContainer, incus, testClient } from '../../src/backends/incus/testing'
@@ -119,10 +119,64 @@ export async function prepareCompat(pubkey: string): Promise<{ controlPort: numb
   return { controlPort: port }
 }
 
-/** A temp dir for one row, removed by the returned function. */
-export function scratch(): { dir: string; done: () => void } {
+/** A row: its result for a target, compared between burrow and the control. */
+export type Row = [
+  client: string,
+  op: string,
+  /** the control's result must be this (equal failures do not pass) */
+  expected: string | RegExp,
+  run: (t: Target) => Promise<string>,
+]
+
+/** The OpenSSH client for `t`: ssh [extra] -p PORT [options] 127.0.0.1 [command] */
+export function sshArgv(t: Target, extra: string[] = [], command?: string): string[] {
+  const cmdline = command === undefined ? [] : [command]
+  return ['ssh', ...extra, '-p', String(t.port), ...sshOpts(t), '127.0.0.1', ...cmdline]
+}
+
+export const brief = (r: Result) => `code=${r.code} out=${r.stdout.trim()} err=${r.stderr.trim()}`
+
+/** Runs `fn` with a temp dir that is removed afterwards. */
+export async function inScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync('/tmp/bsc-compat-')
-  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) }
+  try {
+    return await fn(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Polls `check` every 100 ms, at most `tries` times. */
+export async function waitFor(check: () => Promise<boolean> | boolean, tries = 50): Promise<void> {
+  for (let i = 0; i < tries && !(await check()); i++) await Bun.sleep(100)
+}
+
+/** A client that runs until killed (ssh -N with forwards), killed after `fn`. */
+export async function whileRunning<T>(argv: string[], fn: () => Promise<T>): Promise<T> {
+  const p = Bun.spawn(argv, { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
+  try {
+    return await fn()
+  } finally {
+    p.kill()
+  }
+}
+
+/** Uploads 300 kB with `put`, downloads it with `get`: exit statuses and whether it came back. */
+export function roundTrip(
+  t: Target,
+  put: (src: string, dst: string) => Promise<Result>,
+  get: (src: string, dst: string) => Promise<Result>,
+): Promise<string> {
+  return inScratch(async (dir) => {
+    const src = join(dir, 'up.bin')
+    writeFileSync(src, Buffer.alloc(300_000).map((_, i) => (i * 7919) % 251))
+    const remote = `/tmp/bsc-rt-${t.name}.bin`
+    const up = (await put(src, remote)).code
+    const back = join(dir, 'down.bin')
+    const down = (await get(remote, back)).code
+    await inside(`rm -f ${remote}`)
+    return `up=${up} down=${down} same=${existsSync(back) && sha(src) === sha(back)}`
+  })
 }
 
 export function sha(path: string): string {
@@ -130,5 +184,3 @@ export function sha(path: string): string {
   h.update(readFileSync(path))
   return h.digest('hex').slice(0, 12)
 }
-
-export const join_ = join
