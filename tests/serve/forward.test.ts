@@ -151,6 +151,23 @@ describe.skipIf(!incusAvailable())('serve: forwarding into an instance without n
     }
   })
 
+  test('-L to a socket path resolves it inside the container: a symlink to a host socket leads nowhere', async () => {
+    const secret = join(tmp, 'host-only.sock')
+    const host = await greeter(secret, 'host-secret\n')
+    await sh(`ln -sfn ${secret} /tmp/bsc-escape.sock; ln -sfn inside.sock /tmp/bsc-rel.sock`)
+    const [esc, rel] = [join(tmp, 'esc.sock'), join(tmp, 'rel.sock')]
+    const ssh = background(s, FWD, ['-N', '-L', `${esc}:/tmp/bsc-escape.sock`, '-L', `${rel}:/tmp/bsc-rel.sock`])
+    try {
+      expect(await until(async () => (await readUnix(rel)) === 'unix-hello\n')).toBe(true)
+      expect(await readUnix(esc)).toBe('')
+      expect(s.log()).toContain('/tmp/bsc-escape.sock: No such file or directory')
+    } finally {
+      await ssh.stop()
+      host.close()
+      await sh('rm -f /tmp/bsc-escape.sock /tmp/bsc-rel.sock')
+    }
+  })
+
   test('after kill -9 of the server, a restart removes its devices and sockets', async () => {
     const l = port()
     const ssh = background(s, FWD, [

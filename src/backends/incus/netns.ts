@@ -1,20 +1,25 @@
 /**
  * Connections into a local container made from this host, without a proxy device: TCP from a
- * socket created inside the container's network namespace, unix sockets through
- * /proc/PID/root. A real socket keeps TCP's half-close (a proxy device's forkproxy ends both
- * directions at the first EOF) and reports a refused connect before anything is accepted, as
- * sshd does. Needs root (setns) and a container on this host; callers fall back to a device.
+ * socket created inside the container's network namespace, unix sockets resolved inside the
+ * container's root (openat2 RESOLVE_IN_ROOT). A real socket keeps TCP's half-close (a proxy
+ * device's forkproxy ends both directions at the first EOF) and reports a refused connect before
+ * anything is accepted, as sshd does. Needs root (setns) and a container on this host; callers fall back to a device.
  */
 import { isIP } from 'node:net'
 import { constants } from 'node:os'
 import { Duplex } from 'node:stream'
 import type { Socket, SocketHandler } from 'bun'
-import { close, inetPton, openRead, setns, socket, strerror, tryConnect } from '../../core/ffi/libc'
+import { SyscallError } from '../../core/errors'
+import { close, inetPton, openat2, openDir, openRead, setns, socket } from '../../core/ffi/libc'
+import { strerror, tryConnect } from '../../core/ffi/libc'
 import {
   AF_INET,
   AF_INET6,
   CLONE_NEWNET,
   errno,
+  O_PATH,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
   SOCK_NONBLOCK,
   SOCK_STREAM,
   sockaddrIn,
@@ -74,11 +79,16 @@ export async function connectInside(pid: number, target: InsideTarget): Promise<
   const stream = new BunSocketStream()
   const socket = stream.handlers()
   if ('path' in target) {
-    const unix = `/proc/${pid}/root${target.path}`
-    await Bun.connect({ unix, allowHalfOpen: true, socket } as never).catch((err) => {
-      const e = failed(err)
-      throw new ConnectFailed('open failed', `${target.path}: ${e.reason}`)
-    })
+    const fd = openInside(pid, target.path)
+    try {
+      // connect(2) through the O_PATH fd reaches the very socket that was resolved
+      const unix = `/proc/self/fd/${fd}`
+      await Bun.connect({ unix, allowHalfOpen: true, socket } as never).catch((err) => {
+        throw new ConnectFailed('open failed', `${target.path}: ${failed(err).reason}`)
+      })
+    } finally {
+      close(fd)
+    }
     return stream
   }
   const connecting = inNetns(pid, () =>
@@ -127,6 +137,23 @@ export function listenInside(
     throw failed(err as { code?: string; message?: string })
   }
   return { port: listener.port, stop: () => listener.stop(true) }
+}
+
+/**
+ * An O_PATH fd for `path` as the container sees it. Not `/proc/PID/root/PATH`: an absolute
+ * symlink in the container would be followed from this host's root (a link to the host's
+ * Incus socket would hand it over); RESOLVE_IN_ROOT keeps every step inside the container.
+ */
+function openInside(pid: number, path: string): number {
+  const root = openDir(`/proc/${pid}/root`)
+  try {
+    return openat2(root, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+  } catch (err) {
+    const reason = err instanceof SyscallError ? err.reason : String(err)
+    throw new ConnectFailed('open failed', `${path}: ${reason}`)
+  } finally {
+    close(root)
+  }
 }
 
 /** Runs `fn` with this thread in process `pid`'s network namespace, and back. */
