@@ -43,6 +43,46 @@ export const ssh2Patches: SourcePatch[] = [
     replace:
       "return (name) => ciphers.includes(CIPHER_INFO[name].sslName) || (bindingAvailable && name === 'chacha20-poly1305@openssh.com');",
   },
+  {
+    // OpenSSH PROTOCOL, "kex-strict": only the *initial* key exchange must refuse unexpected
+    // packets. ssh2 applied it to every rekey too, so an SSH_MSG_IGNORE sent during a rekey
+    // (asyncssh does) killed the session. Mark the handler installed for a rekey ...
+    name: 'mark rekey key exchanges',
+    file: 'lib/protocol/kex.js',
+    find: 'self._decipher._onPayload = onKEXPayload.bind(self, { firstPacket: false });',
+    replace: 'self._decipher._onPayload = onKEXPayload.bind(self, { firstPacket: false, rekey: true });',
+  },
+  {
+    // ... and let IGNORE, DEBUG and UNIMPLEMENTED through during one, as without strict mode
+    name: 'strict KEX only for the initial exchange',
+    file: 'lib/protocol/kex.js',
+    find: 'if (!this._strictMode) {',
+    replace: 'if (!this._strictMode || state.rekey) {',
+  },
+  {
+    // During a rekey, connection-protocol messages (channel data, window adjusts) keep being
+    // handled, as OpenSSH does (it only diverts transport messages 1-49 while keys change):
+    // asyncssh sends KEXINIT and then the data that triggered it. ssh2 called that fatal.
+    name: 'connection messages during a rekey',
+    file: 'lib/protocol/kex.js',
+    find: '      // Ensure packet is either an algorithm negotiation or KEX\n      // algorithm-specific packet\n      if (type < 20 || type > 49) {',
+    replace:
+      "      if (state.rekey && type > 49) {\n        if (!MESSAGE_HANDLERS)\n          MESSAGE_HANDLERS = require('./handlers.js');\n        const handler = MESSAGE_HANDLERS[type];\n        return handler && handler(this, payload);\n      }\n      if (type < 20 || type > 49) {",
+  },
+  {
+    // A refused direct-tcpip / direct-streamlocal open carries strerror's text as sshd's does
+    // ("open failed: connect failed: Connection refused"); ssh2's reject() sent '' only.
+    name: 'channel open failure description',
+    file: 'lib/server.js',
+    find: 'const reject = () => {\n            if (replied)',
+    replace: 'const reject = (description) => {\n            if (replied)',
+  },
+  {
+    name: 'channel open failure description (send)',
+    file: 'lib/server.js',
+    find: "proto.channelOpenFail(info.sender, reason, '');",
+    replace: "proto.channelOpenFail(info.sender, reason, typeof description === 'string' ? description : '');",
+  },
 ]
 
 /** `text` of ssh2's `file` with its patches applied; throws naming the patch that does not fit. */

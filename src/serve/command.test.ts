@@ -9,7 +9,7 @@ const alice = {
   home: '/home/alice',
   shell: '/bin/bash',
   gids: [1000, 100, 27],
-  setpriv: '/usr/bin/setpriv',
+  switcher: { kind: 'setpriv' as const, path: '/usr/bin/setpriv' },
 }
 const root = { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/bash', gids: [0] }
 const spec = (o: Partial<SessionSpec>): SessionSpec => ({
@@ -47,8 +47,27 @@ describe('buildExec', () => {
     expect(r.user).toBeUndefined()
   })
 
-  test('without setpriv, Incus sets uid and gid', () => {
-    const r = buildExec(spec({ user: { ...alice, setpriv: undefined } }))
+  test('busybox su as root sets the groups and execs argv as it is', () => {
+    const sw = { kind: 'busybox-su' as const, path: '/bin/su' }
+    const r = buildExec(spec({ user: { ...alice, switcher: sw }, command: 'id -G' }))
+    expect(r.command).toEqual([
+      '/bin/su',
+      '-m',
+      '-s',
+      '/bin/sh',
+      '-c',
+      'exec "$0" "$@"',
+      '--',
+      'alice',
+      '/bin/bash',
+      '-c',
+      'id -G',
+    ])
+    expect(r.user).toBeUndefined()
+  })
+
+  test('without a switcher, Incus sets uid and gid', () => {
+    const r = buildExec(spec({ user: { ...alice, switcher: undefined } }))
     expect(r).toMatchObject({
       command: ['/bin/bash', '-l'],
       user: 1000,
@@ -113,7 +132,7 @@ test.each([
 ])('env %p with %p → %p', (name, extra, ok) => expect(envAllowed(name, extra)).toBe(ok))
 
 test('the tree-kill script takes the marker as an argument, not as code', () => {
-  const argv = killTreeCommand('abc')
-  expect(argv.at(-1)).toBe('abc')
+  const argv = killTreeCommand('abc', false)
+  expect(argv.slice(-2)).toEqual(['abc', 'exec'])
   expect(argv[2]).not.toContain('abc')
 })

@@ -4,7 +4,7 @@
  * untouched (no re-quoting, so multi-line scripts, quotes and `$` arrive byte for byte).
  */
 import type { ExecRequest } from '../backends/incus'
-import type { InstanceUser } from './instance'
+import type { InstanceUser, Switcher } from './instance'
 import type { TermMux } from './persistent'
 import { muxCommand } from './persistent'
 
@@ -62,20 +62,21 @@ export function buildExec(s: SessionSpec): ExecRequest {
   }
   const argv = command === undefined ? [u.shell, '-l'] : [u.shell, '-c', command]
   if (u.uid === 0) return { ...base, command: argv, cwd: u.home }
-  // Incus's exec user/group drop every supplementary group (ssh2incus issue #11); setpriv,
-  // started as root, sets them all before running the shell as the user.
-  if (u.setpriv && u.gids.length > 1) {
-    const groups = u.gids.filter((g) => g !== u.gid)
-    const wrap = [
-      u.setpriv,
-      `--reuid=${u.uid}`,
-      `--regid=${u.gid}`,
-      `--groups=${groups.join(',')}`,
-      '--',
-    ]
-    return { ...base, command: [...wrap, ...argv], cwd: u.home }
-  }
+  // Incus's exec user/group drop every supplementary group (ssh2incus issue #11): a switcher,
+  // started as root, sets them all before running the shell as the user
+  if (u.switcher && u.gids.length > 1)
+    return { ...base, command: [...switchArgv(u, u.switcher), ...argv], cwd: u.home }
   return { ...base, command: argv, user: u.uid, group: u.gid, cwd: u.home }
+}
+
+function switchArgv(u: InstanceUser, sw: Switcher): string[] {
+  if (sw.kind === 'setpriv') {
+    const groups = u.gids.filter((g) => g !== u.gid)
+    return [sw.path, `--reuid=${u.uid}`, `--regid=${u.gid}`, `--groups=${groups.join(',')}`, '--']
+  }
+  // busybox su: -m keeps the environment Incus sets, `--` ends its options before the user,
+  // and /bin/sh execs argv unchanged ($0 "$@"), so the user's shell is not involved twice
+  return [sw.path, '-m', '-s', '/bin/sh', '-c', 'exec "$0" "$@"', '--', u.name]
 }
 
 /** `env` requests sshd would take with AcceptEnv LANG LC_* plus `extra` patterns (`*` globs). */
@@ -86,14 +87,40 @@ export function envAllowed(name: string, extra: string[]): boolean {
   )
 }
 
-/** Kills every process carrying the session's marker; runs as root, works with busybox. */
-export function killTreeCommand(marker: string): string[] {
+/**
+ * What sshd's hang-up would end when the client goes away, among the processes carrying the
+ * session's marker (run as root, busybox-compatible). With a PTY: SIGHUP and SIGCONT to the
+ * session leader and the terminal's foreground process group, as the kernel sends when a
+ * terminal hangs up (the shell passes it on to its jobs). Without one: SIGKILL to the command's
+ * process group. Processes that left with setsid (daemons: `setsid nohup … &`, VS Code's
+ * server) are in neither and live on, as under sshd.
+ */
+export function killTreeCommand(marker: string, pty: boolean): string[] {
   const script = [
+    'm=$1 mode=$2 all="" info="" root=""',
     'for p in /proc/[0-9]*; do',
     // environ is NUL-separated; tr keeps this portable to busybox (no grep -z there)
-    `  tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "${MARKER_VAR}=$1" && kill -9 "\${p#/proc/}" 2>/dev/null`,
+    `  tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "${MARKER_VAR}=$m" || continue`,
+    // stat after the last ") " (comm may hold spaces): state ppid pgrp session tty tpgid …
+    // starttime is the 20th
+    '  s=$(cat "$p/stat" 2>/dev/null) || continue; s=${s##*) }; set -- $s',
+    '  all="$all ${p#/proc/} "; info="$info ${p#/proc/}:$2:$3:$4:$6:${20}"',
     'done',
+    // the command itself: the oldest carrier whose parent carries no marker (orphans of a
+    // dead command have init as parent, but started later)
+    'best=""',
+    'for i in $info; do IFS=:; set -- $i; unset IFS',
+    '  case $all in *" $2 "*) continue ;; esac',
+    '  if [ -z "$best" ] || [ "$6" -lt "$best" ]; then best=$6; root=$i; fi',
+    'done',
+    '[ -n "$root" ] || exit 0',
+    'IFS=:; set -- $root; unset IFS; rpg=$3 rsid=$4 rtpg=$5',
+    'for i in $info; do IFS=:; set -- $i; unset IFS',
+    '  if [ "$mode" = pty ]; then',
+    '    [ "$4" = "$rsid" ] && { [ "$1" = "$rsid" ] || [ "$3" = "$rtpg" ]; } && kill -HUP "$1" && kill -CONT "$1"',
+    '  else [ "$3" = "$rpg" ] && [ "$4" = "$rsid" ] && kill -9 "$1"; fi',
+    'done 2>/dev/null',
     'exit 0',
   ].join('\n')
-  return ['/bin/sh', '-c', script, 'sh', marker]
+  return ['/bin/sh', '-c', script, 'sh', marker, pty ? 'pty' : 'exec']
 }

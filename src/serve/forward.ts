@@ -5,12 +5,14 @@
  * and the agent socket. Every device is removed when the connection ends.
  */
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import type { Connection, ServerChannel } from 'ssh2'
 import { logger } from '../core/log'
 import type { IncusClient } from '../backends/incus'
 import { run } from '../backends/incus'
 import type { Forward } from '../backends/incus/forward'
 import { connectForward, listenForward, openForward, tcpTarget } from '../backends/incus/forward'
+import { ConnectFailed, connectInside, insidePid, insideTarget, listenInside as listenInNetns } from '../backends/incus/netns'
 import { agentSocket } from './agent'
 import type { Identity } from './auth'
 import type { InstanceUser, Instances } from './instance'
@@ -18,7 +20,16 @@ import { jumpAddress, relayJump } from './jump'
 import type { Login } from './login'
 import { join } from './pipe'
 import type { IncusAccess } from './policy'
-import { connectAs, jumpAs, listenInside, listenRefusal, openRefusal, projectFor, socketRefusal } from './policy'
+import {
+  connectAs,
+  insideSocketAllowed,
+  jumpAs,
+  listenInside,
+  listenRefusal,
+  openRefusal,
+  projectFor,
+  socketRefusal,
+} from './policy'
 import { asLogin } from './session'
 
 type Accept = () => ServerChannel
@@ -65,7 +76,11 @@ export class Forwarding {
 
   #refuse(reject: (() => void) | undefined, what: string, err: unknown): void {
     logger.info(`${what} for ${this.id.login}: ${(err as Error).message}`)
-    reject?.()
+    // CONNECT_FAILED with strerror's text, as sshd: "open failed: connect failed: Connection
+    // refused" (the description argument is ours: scripts/ssh2-patches.ts)
+    ;(reject as ((description?: string) => void) | undefined)?.(
+      err instanceof ConnectFailed ? err.reason : undefined,
+    )
   }
 
   /** The login's instance (running) and its user, once per connection. */
@@ -116,6 +131,16 @@ export class Forwarding {
     connect: string,
     as?: { uid: number; gid: number },
   ): Promise<void> {
+    // a socket made inside the container: half-close works and a refusal is known before the
+    // channel is accepted; otherwise (VM, remote, not root, or a socket path that must be
+    // opened with the instance user's rights: policy.ts insideSocketAllowed) a proxy device
+    const inside = insideTarget(connect)
+    const pid = inside && insideSocketAllowed(inside, as) && (await insidePid(client, instance, project))
+    if (inside && pid) {
+      const sock = await connectInside(pid, inside)
+      if (this.#closed) return void sock.destroy()
+      return join(sock, accept())
+    }
     const key = `${project}/${instance} ${connect} ${as?.uid ?? 0}`
     let f = this.#open.get(key)
     if (!f) {
@@ -149,6 +174,8 @@ export class Forwarding {
       const { client, user, t } = await this.#target()
       if (user.uid !== 0 && info.bindPort! > 0 && info.bindPort! < 1024)
         throw new Error(`only root may listen on port ${info.bindPort}`)
+      const inside = await this.#listenInside(client, t, bind, info.bindPort ?? 0, info.bindAddr ?? '')
+      if (inside !== undefined) return accept?.(inside)
       // forkproxy cannot report a port it chose: pick one in the ephemeral range ourselves
       const port = info.bindPort || 32768 + Math.floor(Math.random() * 28000)
       await this.#listenOn(client, t, `tcp:${bind}:${port}`, tcpTarget(bind, port), {}, (ch) =>
@@ -177,6 +204,32 @@ export class Forwarding {
       return accept?.()
     }
     throw new Error('unsupported global request')
+  }
+
+  /** -R with a listener made inside the container (half-close works); undefined: use a device */
+  async #listenInside(
+    client: IncusClient,
+    t: Login,
+    bind: string,
+    port: number,
+    bindAddr: string,
+  ): Promise<number | undefined> {
+    const pid = isIP(bind) ? await insidePid(client, t.instance, t.project) : undefined
+    if (!pid) return undefined
+    let bound = port
+    const l = listenInNetns(pid, bind, port, (stream) =>
+      this.conn.forwardOut(bindAddr, bound, '127.0.0.1', 0, (err, ch) =>
+        err ? stream.destroy() : join(stream, ch),
+      ),
+    )
+    bound = l.port
+    const key = `tcp:${bind}:${bound}`
+    if (this.#listen.has(key) || this.#closed) {
+      l.stop()
+      throw new Error(this.#closed ? 'the connection has ended' : `${key} is already forwarded`)
+    }
+    this.#listen.set(key, Promise.resolve({ device: '', path: '', remove: async () => l.stop() }))
+    return bound
   }
 
   async #listenOn(

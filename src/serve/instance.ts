@@ -15,8 +15,17 @@ import { mayReachInstance, mayUseRemote } from './policy'
 
 /** an account inside the instance; gids as `id -G` prints them there, primary first */
 export interface InstanceUser extends Account {
-  /** path of setpriv(1) in the instance, used to give the user its supplementary groups */
-  setpriv?: string
+  /** a tool in the instance that starts a process as the user with all its groups */
+  switcher?: Switcher
+}
+
+/**
+ * util-linux setpriv (`--reuid/--regid/--groups`), or busybox su (root needs no password, and
+ * it calls initgroups). busybox's own setpriv only handles capabilities and no_new_privs.
+ */
+export interface Switcher {
+  kind: 'setpriv' | 'busybox-su'
+  path: string
 }
 
 /** One line for the SSH client's stderr, then exit status 1. */
@@ -27,13 +36,18 @@ export class TargetError extends BurrowError {
 const USER_TTL_MS = 60_000
 
 // Runs as root inside the instance; $1 is a validated user name. getent sees NSS sources,
-// busybox images have only /etc/passwd; setpriv (util-linux) can set supplementary groups.
+// busybox images have only /etc/passwd. The last line names a Switcher, tried for what it can
+// do rather than by name: busybox also has a `setpriv` applet, without --reuid.
 const LOOKUP = [
   'u=$1',
   'if command -v getent >/dev/null 2>&1; then getent passwd "$u" || exit 2',
   'else awk -F: -v u="$u" \'$1 == u { print; f = 1; exit } END { exit !f }\' /etc/passwd || exit 2; fi',
   'id -G "$u" 2>/dev/null || echo',
-  'command -v setpriv || echo',
+  // busybox ash's `command -v` names its applets without a path
+  'path() { p=$(command -v "$1") && case $p in /*) ;; *) p=$(which "$1" 2>/dev/null) ;; esac; }',
+  'if path setpriv && "$p" --reuid=0 --regid=0 --keep-groups true 2>/dev/null; then echo "setpriv $p"',
+  'elif path su && case "$("$p" --help 2>&1)" in *BusyBox*) true;; *) false;; esac; then echo "busybox-su $p"',
+  'else echo; fi',
 ].join('\n')
 
 /** the server's own access: root's, for housekeeping and for --inauth key lookups */
@@ -152,7 +166,7 @@ export class Instances {
         `Failed to look up user '${t.instanceUser}' in instance ${t.instance}: ${res.stderr.trim() || `exit status ${res.code}`}`,
       )
     }
-    const [pw = '', groups = '', setpriv = ''] = res.stdout.split('\n')
+    const [pw = '', groups = '', tool = ''] = res.stdout.split('\n')
     const f = pw.split(':')
     if (f.length < 7)
       throw new TargetError(
@@ -165,10 +179,15 @@ export class Instances {
       home: f[5] || '/',
       shell: f[6] || '/bin/sh',
       gids: groups.trim() ? groups.trim().split(/\s+/).map(Number) : [Number(f[3])],
-      setpriv: setpriv.trim() || undefined,
+      switcher: parseSwitcher(tool),
     }
     logger.debug(`instance user ${t.instanceUser}@${t.instance}: ${JSON.stringify(user)}`)
     this.#users.set(key, { at: Date.now(), user })
     return user
   }
+}
+
+function parseSwitcher(line: string): Switcher | undefined {
+  const m = /^(setpriv|busybox-su) (\/\S+)$/.exec(line.trim())
+  return m ? { kind: m[1] as Switcher['kind'], path: m[2]! } : undefined
 }

@@ -17,7 +17,7 @@ import { Instances } from './instance'
 import { ConnectionLimits } from './limits'
 import type { ServeArgs } from './run'
 import type { ConnectionReport, ServeOptions } from './server'
-import { parseListen } from './server'
+import { listenTcp } from './server'
 import { WORKER_ENV, WORKER_FD } from './worker'
 
 /** the worker's own timer fires first; the master's is the backstop for a stuck worker */
@@ -49,11 +49,7 @@ export async function runMaster(args: ServeArgs, opts: ServeOptions): Promise<nu
     void proc.exited.then(() => workers.delete(proc.pid))
     logger.debug(`worker ${proc.pid} for ${ip} port ${port}`)
   })
-  const { host, port } = parseListen(opts.listen)
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', (err) => reject(new Error(`Failed to listen on ${opts.listen}: ${err.message}`)))
-    tcp.listen({ host, port }, () => resolve())
-  })
+  await listenTcp(tcp, opts.listen)
   const address = tcp.address() as net.AddressInfo
   logger.info(
     `burrow serve (master) listening on ${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,

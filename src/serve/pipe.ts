@@ -11,8 +11,8 @@ import type { Duplex } from 'node:stream'
 export function join(a: Duplex, b: Duplex): void {
   coalesceWrites(a)
   coalesceWrites(b)
-  a.pipe(b)
-  b.pipe(a)
+  passOn(a, b)
+  passOn(b, a)
   const kill = () => {
     a.destroy()
     b.destroy()
@@ -26,6 +26,18 @@ export function join(a: Duplex, b: Duplex): void {
   b.once('close', closed(b, a))
   a.on('error', kill)
   b.on('error', kill)
+}
+
+/**
+ * from → to with EOF. ssh2's end() of a server-side channel sends EOF *and* CLOSE, which cuts
+ * the other direction short (a forwarded peer that half-closes first would never get its
+ * answer), so a channel gets only EOF, after everything written before it has gone out.
+ */
+function passOn(from: Duplex, to: Duplex): void {
+  const eof = (to as Duplex & { eof?: () => void }).eof
+  if (typeof eof !== 'function') return void from.pipe(to)
+  from.pipe(to, { end: false })
+  from.once('end', () => to.write(Buffer.alloc(0), () => eof.call(to)))
 }
 
 const corking = new WeakSet<Socket>()

@@ -256,6 +256,22 @@ export function connectAs(user: { uid: number; gid: number }): { uid: number; gi
 }
 
 /**
+ * Forwarding row 3b: burrow (root) may make the socket itself inside a local container's network
+ * namespace instead of using a proxy device (half-close works, refusals are known before the
+ * channel is accepted). For TCP to an address that is the same connect any process in the
+ * container can make, so it is allowed whoever the instance user is (the instance user could
+ * make it with `incus exec`). A socket path must be opened with the instance user's rights, so
+ * only a root instance user takes this way (and then the path resolves inside the container's
+ * root: netns.ts, openat2 RESOLVE_IN_ROOT); any other goes through a device with its uid/gid.
+ */
+export function insideSocketAllowed(
+  target: { host: string; port: number } | { path: string },
+  as: { uid: number } | undefined,
+): boolean {
+  return 'host' in target || !as || as.uid === 0
+}
+
+/**
  * Forwarding row 4: a `-R` socket path inside the instance. For root it is the path itself. For
  * any other instance user, root (Incus's forkproxy) only ever creates, chowns and removes a socket
  * in a directory the user cannot write (`/run`), and the user's own path is a symlink made and

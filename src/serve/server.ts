@@ -6,8 +6,9 @@
 import net from 'node:net'
 import { hostname } from 'node:os'
 import { Server } from 'ssh2'
+import pkg from '../../package.json' with { type: 'json' }
 import type { Connection } from 'ssh2'
-import { fail } from '../core/errors'
+import { BurrowError, fail } from '../core/errors'
 import { logger } from '../core/log'
 import type { EndpointOptions } from '../backends/incus'
 import { groupIds } from './accounts'
@@ -69,6 +70,24 @@ export function parseListen(text: string): { host?: string; port: number } {
   return { host: m[1] ?? (m[2] || undefined), port }
 }
 
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'address already in use (is another burrow serve or sshd listening there?)',
+  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+  EADDRNOTAVAIL: 'no such address on this host',
+}
+
+/** Binds `tcp` to --listen; a foreseeable failure (port taken, no permission) is one line. */
+export async function listenTcp(tcp: net.Server, listen: string): Promise<void> {
+  const { host, port } = parseListen(listen)
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', (err: NodeJS.ErrnoException) => {
+      const hint = LISTEN_HINTS[err.code ?? '']
+      reject(new BurrowError(`Failed to listen on ${listen}: ${hint ?? err.message}`))
+    })
+    tcp.listen({ host, port }, () => resolve())
+  })
+}
+
 /**
  * ssh2's default ciphers; chacha20-poly1305@openssh.com (the default OpenSSH client's first
  * choice) is among them when the build's ssh2 patch found libcrypto (src/serve/ssh2-binding.ts).
@@ -123,7 +142,10 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
     ssh: new Server({
       hostKeys: keys.map((k) => k.pem),
       algorithms: { cipher: ciphers() as never, kex: [...OFFERED_KEX] as never },
-      ident: 'burrow',
+      // Both SFTP servers behind burrow (the instance's OpenSSH sftp-server, Incus's pkg/sftp)
+      // take SSH_FXP_SYMLINK's arguments in OpenSSH's order, not the draft's; clients such as
+      // asyncssh pick the order from this string, so it says so (RFC 4253 §4.2 comments)
+      ident: `burrow_${pkg.version} OpenSSH-compatible-SFTP`,
       banner: o.banner?.replaceAll('[HOSTNAME]', hostname()),
     }),
     instances,
@@ -191,11 +213,7 @@ async function listenScreened(
     }
     inject(sock, limits.reporter(ip))
   })
-  const { host, port } = parseListen(o.listen)
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', (err) => reject(new Error(`Failed to listen on ${o.listen}: ${err.message}`)))
-    tcp.listen({ host, port }, () => resolve())
-  })
+  await listenTcp(tcp, o.listen)
   return tcp
 }
 

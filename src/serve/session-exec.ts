@@ -87,16 +87,20 @@ export async function runExec(
 }
 
 /** The client went away while the command ran: kill it and everything it started. */
+/** The client went away while the command ran: end what sshd's hang-up would end. */
 export async function stop(st: SessionState, e: Exec): Promise<void> {
-  e.close()
   const t = st.id.target
   // a persistent session's multiplexer carries the marker too, and must outlive the connection
-  if (!st.marker || asLogin(t).persistent) return
-  try {
-    await run(e.client, t.instance, t.project, killTreeCommand(st.marker))
-  } catch (err) {
-    logger.debug(`kill session processes: ${(err as Error).message}`)
+  if (st.marker && !asLogin(t).persistent) {
+    // before closing the exec: Incus ends the command when its websockets go, and the script
+    // tells the session's processes from daemons that left it by the command's own session
+    try {
+      await run(e.client, t.instance, t.project, killTreeCommand(st.marker, !!st.pty))
+    } catch (err) {
+      logger.debug(`kill session processes: ${(err as Error).message}`)
+    }
   }
+  e.close()
 }
 
 export function finish(channel: ServerChannel, code: number, sent: Set<number>): void {

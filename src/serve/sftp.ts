@@ -56,7 +56,9 @@ export async function serveNativeSftp(
   }
   logger.debug(`sftp in ${instance}: Incus SFTP endpoint`)
   channel.pipe(conn)
-  conn.pipe(channel)
+  // not ending the channel with the endpoint's stream: exit-status must go out before the
+  // channel's EOF and CLOSE, or scp and sftp report failure after a correct transfer
+  conn.pipe(channel, { end: false })
   conn.resume()
   await new Promise<void>((resolve) => {
     let done = false

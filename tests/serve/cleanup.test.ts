@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { Client } from 'ssh2'
-import { incusAvailable, processes } from '../../src/backends/incus/testing'
+import { run } from '../../src/backends/incus'
+import { incusAvailable, processes, testClient } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, sshArgs, startServe } from './support'
 
@@ -49,6 +50,26 @@ describe.skipIf(!incusAvailable())('serve: processes end with their SSH channel'
     for (let i = 0; i < 50 && !(await leftovers()).some((l) => l.includes('sleep 303')); i++)
       await Bun.sleep(50)
     p.kill('SIGKILL')
+    expect(await settle()).toEqual([])
+  })
+
+  test.each([
+    ['exec', [] as string[], 'sleep 305', 'sleep 306'],
+    ['PTY', ['-tt'], 'sleep 307', 'sleep 308'],
+  ])('%s: a daemon that left the session (setsid nohup) outlives the client, as under sshd', async (_, extra, daemon, fg) => {
+    const p = Bun.spawn([...sshArgs(s, C1, extra), `setsid nohup ${daemon} >/dev/null 2>&1 & ${fg}`], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    const has = async (what: string) => (await leftovers()).some((l) => l.includes(what))
+    for (let i = 0; i < 50 && !(await has(fg)); i++) await Bun.sleep(50)
+    expect(await has(daemon)).toBe(true)
+    p.kill('SIGKILL')
+    for (let i = 0; i < 40 && (await has(fg)); i++) await Bun.sleep(100)
+    expect(await has(fg)).toBe(false)
+    expect(await has(daemon)).toBe(true)
+    await run(testClient(), C1, 'default', ['pkill', '-f', daemon])
     expect(await settle()).toEqual([])
   })
 

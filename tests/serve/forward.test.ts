@@ -20,7 +20,7 @@ async function curl(...args: string[]): Promise<string> {
   return out
 }
 
-/** First bytes a unix socket sends (forkproxy ends a stream on the first EOF: never half-close). */
+/** First bytes a unix socket sends (never half-closes: -R still goes through forkproxy). */
 function readUnix(path: string): Promise<string> {
   return new Promise((resolve) => {
     const c = net.connect(path)
@@ -79,9 +79,9 @@ describe.skipIf(!incusAvailable())('serve: forwarding into an instance without n
       expect(await curl('--socks5-hostname', `127.0.0.1:${d}`, 'http://localhost:7002/')).toBe(
         'hello\n',
       )
-      // channels to the same place share one device
+      // -L and -D into a container on this host need no device: the socket is made inside
       expect(await curl(`http://127.0.0.1:${l}/`)).toBe('hello\n')
-      expect((await burrowDevices()).length).toBe(1)
+      expect(await burrowDevices()).toEqual([])
     } finally {
       await ssh.stop()
     }
@@ -134,7 +134,8 @@ describe.skipIf(!incusAvailable())('serve: forwarding into an instance without n
       host.close()
     }
     expect(await until(async () => (await burrowDevices()).length === 0)).toBe(true)
-    expect((await sh('test -e /tmp/r.sock')).code).not.toBe(0)
+    // forkproxy removes its socket file as it exits, after the device is gone
+    expect(await until(async () => (await sh('test -e /tmp/r.sock')).code !== 0)).toBe(true)
   })
 
   test('a non-root user cannot reach sockets it may not open', async () => {
@@ -154,23 +155,42 @@ describe.skipIf(!incusAvailable())('serve: forwarding into an instance without n
     }
   })
 
+  test('-L to a socket path resolves it inside the container: a symlink to a host socket leads nowhere', async () => {
+    const secret = join(tmp, 'host-only.sock')
+    const host = await greeter(secret, 'host-secret\n')
+    await sh(`ln -sfn ${secret} /tmp/bsc-escape.sock; ln -sfn inside.sock /tmp/bsc-rel.sock`)
+    const [esc, rel] = [join(tmp, 'esc.sock'), join(tmp, 'rel.sock')]
+    const ssh = background(s, FWD, ['-N', '-L', `${esc}:/tmp/bsc-escape.sock`, '-L', `${rel}:/tmp/bsc-rel.sock`])
+    try {
+      expect(await until(async () => (await readUnix(rel)) === 'unix-hello\n')).toBe(true)
+      expect(await readUnix(esc)).toBe('')
+      expect(s.log()).toContain('/tmp/bsc-escape.sock: No such file or directory')
+    } finally {
+      await ssh.stop()
+      host.close()
+      await sh('rm -f /tmp/bsc-escape.sock /tmp/bsc-rel.sock')
+    }
+  })
+
   test('after kill -9 of the server, a restart removes its devices and sockets', async () => {
     const l = port()
     const ssh = background(s, FWD, [
       '-N',
       '-L',
       `127.0.0.1:${l}:127.0.0.1:7002`,
+      // a unix-socket -R still takes a device (-L and TCP -R into a container take none)
       '-R',
-      '127.0.0.1:7102:127.0.0.1:9',
+      '/tmp/bsc-kill9.sock:/tmp/bsc-nothing.sock',
     ])
     try {
       expect(await until(async () => (await curl(`http://127.0.0.1:${l}/`)) === 'hello\n')).toBe(
         true,
       )
-      expect(await until(async () => (await burrowDevices()).length === 2)).toBe(true)
+      // the unix -R's device
+      expect(await until(async () => (await burrowDevices()).length === 1)).toBe(true)
       process.kill(s.pid, 'SIGKILL')
       await Bun.sleep(200)
-      expect((await burrowDevices()).length).toBe(2)
+      expect((await burrowDevices()).length).toBe(1)
     } finally {
       await ssh.stop()
     }

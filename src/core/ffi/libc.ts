@@ -87,6 +87,30 @@ export function openPath(path: string): number {
   return check('open', libc().open(p, S.O_PATH | S.O_CLOEXEC, 0))
 }
 
+/** open(2) read-only, close-on-exec (namespace files for setns) */
+export function openRead(path: string): number {
+  const p = cstr(path)
+  return check('open', libc().open(p, S.O_RDONLY | S.O_CLOEXEC, 0))
+}
+
+/** openat2(2) (kernel 5.6+): `path` under `dirfd` with RESOLVE_* rules */
+export function openat2(dirfd: number, path: string, flags: number, resolve: number): number {
+  const p = cstr(path)
+  const how = S.openHow(flags | S.O_CLOEXEC, resolve)
+  const rc = Number(libc().syscall(S.SYS_openat2, dirfd, p, how, how.byteLength))
+  return check('openat2', rc)
+}
+
+export function openDir(path: string): number {
+  const p = cstr(path)
+  return check('open', libc().open(p, S.O_PATH | S.O_DIRECTORY | S.O_CLOEXEC, 0))
+}
+
+/** setns(2) for the calling thread */
+export function setns(fd: number, nstype: number): void {
+  check('setns', libc().setns(fd, nstype))
+}
+
 export function poll(fds: S.PollFds, count: number, timeoutMs: number): number {
   return soft(() => libc().poll(fds.bytes, count, timeoutMs))
 }

@@ -32,6 +32,9 @@ function loadLibc() {
     inet_pton: { args: ['i32', 'ptr', 'ptr'], returns: 'i32' },
     if_nametoindex: { args: ['ptr'], returns: 'u32' },
     getpwuid: { args: ['u32'], returns: 'ptr' },
+    setns: { args: ['i32', 'i32'], returns: 'i32' },
+    // raw syscall(2), for calls glibc has no wrapper for (openat2)
+    syscall: { args: ['i64', 'i64', 'ptr', 'ptr', 'u64'], returns: FFIType.i64_fast },
   })
 }
 

@@ -25,9 +25,26 @@ export const MSG_NOSIGNAL = 0x4000
 export const MSG_CMSG_CLOEXEC = 0x40000000
 export const SHUT_WR = 1
 export const O_RDONLY = 0
+/** setns(2) nstype for a network namespace */
+export const CLONE_NEWNET = 0x40000000
 export const O_NONBLOCK = 0x800
 export const O_PATH = 0x200000
 export const O_CLOEXEC = 0x80000
+export const O_DIRECTORY = 0x10000
+/** openat2(2): the same number on x86_64 and arm64 */
+export const SYS_openat2 = 437
+export const RESOLVE_NO_MAGICLINKS = 0x02
+/** resolve as if dirfd were / (absolute symlinks and .. stay inside it) */
+export const RESOLVE_IN_ROOT = 0x10
+
+/** struct open_how { u64 flags; u64 mode; u64 resolve; } */
+export function openHow(flags: number, resolve: number): Uint8Array {
+  const how = new Uint8Array(24)
+  const v = new DataView(how.buffer)
+  v.setBigUint64(0, BigInt(flags), true)
+  v.setBigUint64(16, BigInt(resolve), true)
+  return how
+}
 export const F_GETFL = 3
 export const F_SETFL = 4
 export const POLLIN = 0x1
