@@ -144,8 +144,12 @@ export function keyEnvironment(who: KeyHolder, permitUserEnvironment: boolean): 
  * diffie-hellman-group-exchange-* is not implemented by ssh2's server, so none is offered.
  */
 export const OFFERED_KEX = [
-  'curve25519-sha256',
+  // @libssh.org first, as in ssh2's own default: a client that sends a guessed first KEX packet
+  // (Dropbear's kexguess2) and finds its first choice equal to ours waits for a reply to that
+  // guess, and ssh2 loses a packet that arrives with the KEXINIT. With our first choice different,
+  // Dropbear sends its KEXDH_INIT again and the exchange completes (tests/compat, dbclient row).
   'curve25519-sha256@libssh.org',
+  'curve25519-sha256',
   'ecdh-sha2-nistp256',
   'ecdh-sha2-nistp384',
   'ecdh-sha2-nistp521',

@@ -86,6 +86,7 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
     await daemonIn(DEF, 'default', 'bsz-open.sock', `UNIX-LISTEN:/tmp/bsz-open.sock,fork,mode=666 SYSTEM:"echo hello-open"`)
     await daemonIn(DEF, 'default', 'TCP-LISTEN:7001', `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-def"`)
     await daemonIn(OTHER, OTHER_PROJECT, 'TCP-LISTEN:7001', `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-other"`)
+    await daemonIn(MINE, `user-${uidInc}`, 'TCP-LISTEN:7001', `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-mine"`)
     // host sockets: one only root may open, one anybody may
     rmSync(HOST_DIR, { recursive: true, force: true })
     mkdirSync(HOST_DIR, { mode: 0o755 })
@@ -148,8 +149,16 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
     expect(await w(s, 'root', `incus%${OTHER}.${OTHER_PROJECT}:7001`)).toBe('hello-other\n')
   })
 
-  test("incus member: forwarding devices are Incus's to allow (restricted projects block them)", async () => {
-    expect(await w(s, `${MINE}+${INC}`, `incus%${MINE}:7001`)).toBe('')
+  test("incus member: TCP into its own container, as incus exec could; devices are Incus's to allow", async () => {
+    // TCP to an address takes a socket made in the container's namespace (policy.ts
+    // insideSocketAllowed): the same connect a process there could make
+    expect(await w(s, `${MINE}+${INC}`, `incus%${MINE}:7001`)).toBe('hello-mine\n')
+    // what needs a device (here -R to a socket path) is Incus's decision: restricted projects
+    // refuse proxy devices
+    const r = await ssh(s, `${MINE}+${INC}`, 'true', {
+      extra: ['-o', 'ExitOnForwardFailure=yes', '-R', `/tmp/bsz-r-${process.pid}.sock:/tmp/bsz-nowhere.sock`],
+    })
+    expect(r.code).toBe(255)
     for (let i = 0; i < 50 && !s.log().includes('Proxy devices are forbidden'); i++) await Bun.sleep(100)
     expect(s.log()).toContain(`project "user-${uidInc}": Proxy devices are forbidden`)
   })

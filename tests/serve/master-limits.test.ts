@@ -66,7 +66,9 @@ describe.skipIf(!incusAvailable())('serve --master: limits across workers', () =
   test('a restarted master removes the devices of a worker killed with the old one', async () => {
     const first = await startServe(['--master'])
     servers.push(first)
-    const fwd = Bun.spawn([...sshArgs(first, C1, ['-N', '-R', '127.0.0.1:0:127.0.0.1:9'])], {
+    // -R to a socket path: a proxy device (TCP -R into a local container listens in its
+    // namespace and needs none)
+    const fwd = Bun.spawn([...sshArgs(first, C1, ['-N', '-R', `/tmp/bsa-ml-${process.pid}.sock:127.0.0.1:9`])], {
       stdin: 'ignore',
       stdout: 'ignore',
       stderr: 'ignore',
