@@ -1,23 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
-import { BURROW, prepareTargets, sshArgs, startServe } from './support'
+import { prepareTargets, sshArgs, startServe, tool } from './support'
 import { FWD, prepareFwd, sh, sha256 } from './fwd-support'
 
 const CHACHA = 'chacha20-poly1305@openssh.com'
 const MIB = 1 << 20
-
-async function tool(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(argv, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
-  const [code, out, err] = await Promise.all([
-    p.exited,
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-  ])
-  return { code, out, err }
-}
 
 /** both directions of each key exchange, as `ssh -v` reports them */
 const negotiated = (log: string) =>
@@ -145,37 +135,9 @@ describe.skipIf(!incusAvailable())('serve: aes-gcm on the same libcrypto binding
 const LIBCRYPTO = '/usr/lib/x86_64-linux-gnu/libcrypto.so.3'
 
 /** burrow serve in its own mount namespace where libcrypto.so.3 is an empty file */
-async function serveWithoutLibcrypto(): Promise<Serve> {
-  const dir = mkdtempSync('/tmp/bsp-nolibcrypto-')
-  const key = join(dir, 'id')
-  Bun.spawnSync(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', key])
-  writeFileSync(join(dir, 'root.keys'), readFileSync(`${key}.pub`))
-  const logPath = join(dir, 'serve.log')
+function serveWithoutLibcrypto(): Promise<Serve> {
   const script = `mount --bind /dev/null ${LIBCRYPTO} && exec "$@"`
-  const serve = ['serve', '--listen', '127.0.0.1:0', '--authorized-keys', join(dir, '%u.keys')]
-  const proc = Bun.spawn(['unshare', '-m', 'sh', '-c', script, 'sh', BURROW, ...serve, '--debug'], {
-    env: { ...process.env, NO_COLOR: '1', BURROW_STATE_DIR: join(dir, 'state') },
-    stderr: Bun.file(logPath),
-  })
-  const log = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '')
-  let port = 0
-  for (let i = 0; i < 500 && !port; i++) {
-    port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(log())?.[1] ?? 0)
-    if (!port) await Bun.sleep(20)
-  }
-  if (!port) throw new Error(`burrow serve did not start: ${log()}`)
-  return {
-    port,
-    pid: proc.pid,
-    dir,
-    key,
-    log,
-    async stop() {
-      proc.kill('SIGTERM')
-      await proc.exited
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  return startServe([], { keysFor: ['root'], wrap: ['unshare', '-m', 'sh', '-c', script, 'sh'] })
 }
 
 describe.skipIf(!incusAvailable() || !existsSync(LIBCRYPTO))('serve: without libcrypto', () => {

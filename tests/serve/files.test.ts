@@ -3,21 +3,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
-import { prepareTargets, sshArgs, startServe } from './support'
+import { prepareTargets, sshArgs, startServe, tool } from './support'
 import { FWD, prepareFwd, sh, sha256, TINY } from './fwd-support'
 
 // big enough to cross many SSH windows and SFTP requests; the 1 GiB runs are in bench/serve-files.ts
 const BIG = 96 << 20
-
-async function tool(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn(argv, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
-  const [code, out, err] = await Promise.all([
-    p.exited,
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-  ])
-  return { code, out, err }
-}
 
 /** ssh options as one -o list for scp/sftp/rsync (they take ssh's options, not its argv) */
 function opts(s: Serve, login: string): string[] {

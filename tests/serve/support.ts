@@ -71,7 +71,12 @@ export interface Serve {
 /** `burrow serve` on 127.0.0.1:0 with its own state dir and authorized_keys files. */
 export async function startServe(
   args: string[] = [],
-  opts: { keysFor?: string[]; env?: Record<string, string> } = {},
+  opts: {
+    keysFor?: string[]
+    env?: Record<string, string>
+    /** a command that runs burrow as its arguments (e.g. unshare … sh -c '…; exec "$@"' sh) */
+    wrap?: string[]
+  } = {},
 ): Promise<Serve> {
   const dir = mkdtempSync('/tmp/burrow-serve-')
   const key = join(dir, 'id')
@@ -85,6 +90,7 @@ export async function startServe(
   const logPath = join(dir, 'serve.log')
   const proc = Bun.spawn(
     [
+      ...(opts.wrap ?? []),
       BURROW,
       'serve',
       '--listen',
@@ -176,4 +182,15 @@ export async function ssh(
     new Response(p.stderr).text(),
   ])
   return { code, stdout, stderr }
+}
+
+/** Runs a command to its end: exit status, stdout and stderr as text. */
+export async function tool(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn(argv, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  const [code, out, err] = await Promise.all([
+    p.exited,
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+  ])
+  return { code, out, err }
 }
