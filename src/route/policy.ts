@@ -90,6 +90,16 @@ export function ownConnection(peer: Peer, claimed: Partial<Connection>, gateway:
 }
 
 /**
+ * Rule "source": where a session comes from is what the kernel says about the TCP connection of
+ * the sshd it runs under (state/source.ts), not SSH_CONNECTION, which the user's own ~/.bashrc
+ * can change. A client that is not under sshd keeps its word, marked as such in the store and the
+ * audit log.
+ */
+export function sessionSource(claimed: { from: string; sshd: string }, kernel: { from: string; sshd: string } | undefined): { from: string; sshd: string } {
+  return kernel ?? { from: `${claimed.from} (claimed)`, sshd: `${claimed.sshd} (claimed)` }
+}
+
+/**
  * Rule "known names": what a user registers or remembers names a service and a destination of
  * the service's route.yaml, so no user can grow the store with names of their own making.
  */

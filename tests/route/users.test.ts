@@ -84,14 +84,21 @@ describe('ordinary users on one gateway, with the state service', () => {
     const home = (await asUser('brt-u1', ['sh', '-c', 'echo ~'])).stdout.trim()
     const rc = join(home, '.bashrc')
     const original = readFileSync(rc)
-    writeFileSync(rc, `export USER=brt-u2 LOGNAME=brt-u2\necho hostile-rc-ran >> ${home}/rc.log\n${original}`)
+    // and the source comes from the kernel: a made-up SSH_CONNECTION does not reach the audit log
+    // (only on the gateway, where a ForceCommand sets SSH_ORIGINAL_COMMAND: the destinations'
+    // sshd on this machine reads the same ~/.bashrc)
+    const fake = '[ -n "$SSH_ORIGINAL_COMMAND" ] && export SSH_CONNECTION="9.9.9.9 4242 9.9.9.9 22"'
+    writeFileSync(rc, `export USER=brt-u2 LOGNAME=brt-u2\n${fake}\necho hostile-rc-ran >> ${home}/rc.log\n${original}`)
     try {
       const r = await run(gw.ssh('brt-u1', [where]))
       expect(r.code).toBe(0)
       expect(readFileSync(join(home, 'rc.log'), 'utf8')).toContain('hostile-rc-ran')
       // brt-u2's override would send it to destination 1 and cap it at one connection
       expect(served(r.stdout)).toEqual({ user: 'brt-u1', dest: 0 })
-      expect(readFileSync(join(dir, 'audit.log'), 'utf8')).not.toMatch(/user=brt-u1 \S+ brt-u2/)
+      const audit = readFileSync(join(dir, 'audit.log'), 'utf8')
+      expect(audit).not.toMatch(/user=brt-u1 \S+ brt-u2/)
+      expect(audit).not.toContain('9.9.9.9')
+      expect(audit).toMatch(/user=brt-u1 [0-9A-F]{10} brt-u1 from "127\.0\.0\.1:\d+" via "127\.0\.0\.1:\d+"/)
       const shown = await ctl('brt-u1', ['show', 'config'], { USER: 'brt-u2', LOGNAME: 'brt-u2' })
       expect(shown.stdout).toStartWith('# effective config for user brt-u1\n')
     } finally {
@@ -154,7 +161,8 @@ f.write("x" * 70000 + "\\n"); f.flush(); print(f.readline().strip())
     expect(JSON.parse(long!).e).toBe('Failed to read the request: a message is longer than 65536 bytes')
     // the fake row was brt-u1's and went with its socket
     expect((await connections()).filter((c) => c.session === 'ABCDEF0123')).toEqual([])
-    expect(readFileSync(join(dir, 'audit.log'), 'utf8')).toMatch(/user=brt-u1 ABCDEF0123 brt-u1 from "1\.2\.3\.4:5"/)
+    // not under sshd: its own word about the source, marked as such (policy rule "source")
+    expect(readFileSync(join(dir, 'audit.log'), 'utf8')).toMatch(/user=brt-u1 ABCDEF0123 brt-u1 from "1\.2\.3\.4:5 \(claimed\)"/)
   })
 
   test('a session killed with SIGKILL stops counting at once', async () => {

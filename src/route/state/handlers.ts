@@ -8,7 +8,8 @@ import { logger } from '../../core/log'
 import { appendAudit, auditText, expandUser } from '../audit'
 import type { Dest } from '../dest'
 import { probe } from '../health'
-import { auditPrefix, checkReport, isAdmin, knownTarget, mayChange, ownConnection, type Peer, stickyScope, visibleConnection, visibleSticky } from '../policy'
+import { auditPrefix, checkReport, isAdmin, knownTarget, mayChange, ownConnection, type Peer, sessionSource, stickyScope, visibleConnection, visibleSticky } from '../policy'
+import { kernelSource } from './source'
 import type { Op } from './protocol'
 import type { AuditEvent, Check, Connection, Registration, State } from './types'
 
@@ -69,7 +70,8 @@ export function writeAudit(ctx: ServiceContext, peer: Peer, e: AuditEvent): void
 function auditEvent(c: Client, a: Record<string, unknown>): AuditEvent {
   const kind = a.kind
   if (kind !== 'nodest') fail('write the audit log', 'a session may only report that no destination was up; start and end are written by the service')
-  return { kind, sid: str(a.sid, 'sid').slice(0, 16), service: str(a.service, 'service'), from: str(a.from, 'from'), sshd: str(a.sshd, 'sshd') }
+  const where = sessionSource({ from: str(a.from, 'from'), sshd: str(a.sshd, 'sshd') }, kernelSource(c.peer.pid))
+  return { kind, sid: str(a.sid, 'sid').slice(0, 16), service: str(a.service, 'service'), ...where }
 }
 
 export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<string, unknown>): Promise<unknown> {
@@ -87,6 +89,7 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
     case 'register': {
       if (c.reg) fail('register the session', 'this connection already registered one')
       const conn = ownConnection(peer, (a.c ?? {}) as Partial<Connection>, gateway, Date.now())
+      Object.assign(conn, sessionSource(conn, kernelSource(peer.pid)))
       knownTarget(conn.service, conn.dest, ctx.services, new Set(ctx.dests.keys()))
       if ((await state.connections({ user: peer.user })).some((x) => x.id === conn.id)) fail('register the session', `session ${conn.id} is already registered`)
       // embedded rows live while this socket does (and die with the service's pid); etcd keys
