@@ -27,6 +27,7 @@ import {
   listenInside,
   listenRefusal,
   openRefusal,
+  privilegedPortRefusal,
   projectFor,
   socketRefusal,
 } from './policy'
@@ -172,8 +173,8 @@ export class Forwarding {
       const keyRefused = listenRefusal(this.id, info.bindAddr ?? '', info.bindPort ?? 0)
       if (keyRefused) throw new Error(keyRefused)
       const { client, user, t } = await this.#target()
-      if (user.uid !== 0 && info.bindPort! > 0 && info.bindPort! < 1024)
-        throw new Error(`only root may listen on port ${info.bindPort}`)
+      const portRefused = privilegedPortRefusal(user, info.bindPort ?? 0)
+      if (portRefused) throw new Error(portRefused)
       const inside = await this.#listenInside(client, t, bind, info.bindPort ?? 0, info.bindAddr ?? '')
       if (inside !== undefined) return accept?.(inside)
       // forkproxy cannot report a port it chose: pick one in the ephemeral range ourselves

@@ -10,6 +10,7 @@ import {
   listenInside,
   mayReachInstance,
   mayUseIncusShell,
+  privilegedPortRefusal,
   mayUseRemote,
   projectFor,
 } from './policy'
@@ -106,5 +107,18 @@ describe('the other rules', () => {
     expect(connectAs({ uid: 1000, gid: 1000 })).toEqual({ uid: 1000, gid: 1000 })
     expect(listenInside({ uid: 0 })).toBe('as-root')
     expect(listenInside({ uid: 1000 })).toBe('as-user')
+  })
+})
+
+describe('privilegedPortRefusal (-R below 1024 only for a root instance user)', () => {
+  test.each([
+    [0, 80, false],
+    [0, 0, false],
+    [1000, 80, true],
+    [1000, 1023, true],
+    [1000, 1024, false],
+    [1000, 0, false],
+  ])('uid %d, port %d: refused %p', (uid, port, refused) => {
+    expect(privilegedPortRefusal({ uid }, port) !== undefined).toBe(refused)
   })
 })

@@ -260,6 +260,15 @@ export function connectAs(user: { uid: number; gid: number }): { uid: number; gi
 }
 
 /**
+ * Forwarding row 3c: `-R` below port 1024 inside the instance only for a root instance user, as
+ * sshd refuses it to non-root users and the instance's kernel would (burrow's listener, or
+ * Incus's forkproxy, binds as root).
+ */
+export function privilegedPortRefusal(user: { uid: number }, port: number): string | undefined {
+  return user.uid !== 0 && port > 0 && port < 1024 ? `only root may listen on port ${port}` : undefined
+}
+
+/**
  * Forwarding row 3b: burrow (root) may make the socket itself inside a local container's network
  * namespace instead of using a proxy device (half-close works, refusals are known before the
  * channel is accepted). For TCP to an address that is the same connect any process in the
