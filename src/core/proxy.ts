@@ -1,5 +1,4 @@
 /** `burrow proxy`: HOST → Address → connected socket → handed to ssh, or relayed over stdio. */
-import { writeSync } from 'node:fs'
 import { fail } from './errors'
 import * as libc from './ffi/libc'
 import { logger } from './log'
@@ -40,7 +39,7 @@ export async function runProxy(opts: ProxyOptions): Promise<number> {
   const waitMs = parseWait(opts.wait)
   const addr = parseAddress(host, opts.port)
   if (opts.resolve) {
-    writeSync(1, `${formatAddress(await resolveAddress(addr))}\n`)
+    libc.writeAll(1, `${formatAddress(await resolveAddress(addr))}\n`)
     return 0
   }
   if (!opts.pump && backendOf(addr).relayOnly && stdioWantsFd()) {

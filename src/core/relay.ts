@@ -5,7 +5,6 @@
  * and moves bytes with splice(2) whenever one side is a pipe — which is what ssh gives a
  * ProxyCommand — so data never enters user space. Other pairs fall back to read/write.
  */
-import { fstatSync } from 'node:fs'
 import * as libc from './ffi/libc'
 import * as S from './ffi/structs'
 import { isSocket } from './socket'
@@ -16,7 +15,7 @@ const CHUNK = 1 << 20
 
 function kindOf(fd: number): EndKind {
   if (isSocket(fd)) return 'socket'
-  return fstatSync(fd).isFIFO() ? 'pipe' : 'other'
+  return libc.statx(fd).type === 'fifo' ? 'pipe' : 'other'
 }
 
 class Direction {

@@ -1,5 +1,4 @@
 /** Connecting sockets through libc, shared by every socket-backed backend. */
-import { fstatSync } from 'node:fs'
 import { BurrowError, SyscallError } from './errors'
 import * as libc from './ffi/libc'
 import * as S from './ffi/structs'
@@ -43,7 +42,7 @@ function awaitConnect(fd: number, timeoutMs?: number): number {
  */
 export function stdioWantsFd(): boolean {
   if (!isUnixSocket(1)) return false
-  const [i, o] = [fstatSync(0), fstatSync(1)]
+  const [i, o] = [libc.statx(0), libc.statx(1)]
   return i.ino === o.ino && i.dev === o.dev
 }
 

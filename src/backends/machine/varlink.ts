@@ -26,17 +26,18 @@ export class VarlinkError extends Error {
 const REPLY_MAX = 1 << 20
 
 export async function varlinkCall(path: string, method: string, parameters: object, timeoutMs: number): Promise<VarlinkReply> {
-  const chunks: Buffer[] = []
-  let size = 0
-  let settle: { resolve(b: Buffer): void; reject(e: Error): void } | undefined
-  const done = new Promise<Buffer>((resolve, reject) => (settle = { resolve, reject }))
+  // Uint8Array, not Buffer: Buffer's first use costs ~0.4 ms of a proxy start
+  let all = new Uint8Array(0)
+  let settle: { resolve(b: Uint8Array): void; reject(e: Error): void } | undefined
+  const done = new Promise<Uint8Array>((resolve, reject) => (settle = { resolve, reject }))
   const feed = (chunk: Uint8Array) => {
-    chunks.push(Buffer.from(chunk))
-    size += chunk.length
-    const all = Buffer.concat(chunks)
+    const next = new Uint8Array(all.length + chunk.length)
+    next.set(all)
+    next.set(chunk, all.length)
+    all = next
     const nul = all.indexOf(0)
     if (nul >= 0) settle!.resolve(all.subarray(0, nul))
-    else if (size > REPLY_MAX) settle!.reject(new VarlinkError(`the reply is larger than ${REPLY_MAX} bytes`))
+    else if (all.length > REPLY_MAX) settle!.reject(new VarlinkError(`the reply is larger than ${REPLY_MAX} bytes`))
   }
   let socket: Awaited<ReturnType<typeof Bun.connect>>
   try {
@@ -54,8 +55,8 @@ export async function varlinkCall(path: string, method: string, parameters: obje
   }
   const timer = setTimeout(() => settle!.reject(new VarlinkError(`no reply within ${timeoutMs / 1000} s`)), timeoutMs)
   try {
-    socket.write(Buffer.concat([Buffer.from(JSON.stringify({ method, parameters })), Buffer.from([0])]))
-    const text = (await done).toString('utf8')
+    socket.write(new TextEncoder().encode(`${JSON.stringify({ method, parameters })}\0`))
+    const text = new TextDecoder().decode(await done)
     let reply: unknown
     try {
       reply = JSON.parse(text)

@@ -46,7 +46,7 @@ export type MuxOutcome = 'ok' | 'no-ok' | 'no-reply'
 export function muxHandshake(fd: number, port: number, path: string, waitMs = DEFAULT_HANDSHAKE_MS): MuxOutcome {
   const what = `connect to vsock port ${port} via ${path}`
   // one write, always with the newline: cloud-hypervisor panics on a CONNECT without it (#6798)
-  const line = Buffer.from(`CONNECT ${port}\n`)
+  const line = S.utf8(`CONNECT ${port}\n`)
   const sent = libc.trySend(fd, line, 0, line.length, 0)
   if (sent !== line.length) fail(what, sent < 0 ? libc.strerror(-sent) : 'short write of the CONNECT line')
   const deadline = Date.now() + waitMs
@@ -61,7 +61,7 @@ export function muxHandshake(fd: number, port: number, path: string, waitMs = DE
     if (n === -S.errno.EAGAIN) continue
     if (n < 0) fail(what, libc.strerror(-n))
     if (n === 0) fail(what, 'port not open', S.errno.ECONNREFUSED)
-    const reply = classifyMuxReply(Buffer.from(buf.subarray(0, n)).toString('latin1'))
+    const reply = classifyMuxReply(String.fromCharCode(...buf.subarray(0, n)))
     if (reply.state === 'ok') {
       const took = libc.tryRecv(fd, buf.subarray(0, reply.length), S.MSG_DONTWAIT)
       if (took !== reply.length) fail(what, 'the OK reply vanished while reading it')

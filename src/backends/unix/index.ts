@@ -2,13 +2,12 @@
  * `unix/PATH`, `unix%PATH` and `.host` (= unix/run/ssh-unix-local/socket, the socket that
  * systemd-ssh-generator makes sshd listen on). The port is ignored, as ssh passes one anyway.
  */
-import { statSync } from 'node:fs'
 import { afterPrefix, formatPath, parsePort, socketPath } from '../../core/address'
 import type { Backend } from '../../core/backend'
 import { FdStream } from '../../core/backend'
 import { fail, failWith, SyscallError } from '../../core/errors'
 import * as libc from '../../core/ffi/libc'
-import { AF_UNIX, errno, sockaddrUn, UNIX_PATH_MAX } from '../../core/ffi/structs'
+import { AF_UNIX, AT_FDCWD, errno, sockaddrUn, UNIX_PATH_MAX, utf8 } from '../../core/ffi/structs'
 import { connectSocket } from '../../core/socket'
 
 export const HOST_ALIAS_PATH = '/run/ssh-unix-local/socket'
@@ -29,7 +28,7 @@ export function connectUnix(path: string, timeoutMs?: number): number {
   let pathFd: number | undefined
   try {
     let target = path
-    if (Buffer.byteLength(path) >= UNIX_PATH_MAX) {
+    if (utf8(path).byteLength >= UNIX_PATH_MAX) {
       pathFd = libc.openPath(path)
       target = `/proc/self/fd/${pathFd}`
     }
@@ -47,9 +46,9 @@ export function connectUnix(path: string, timeoutMs?: number): number {
 /** What `path` is when it exists and is not a socket: 'a directory', 'a regular file', … */
 function notSocket(path: string): string | undefined {
   try {
-    const st = statSync(path)
-    if (st.isSocket()) return undefined
-    return st.isDirectory() ? 'a directory' : st.isFile() ? 'a regular file' : 'a device or FIFO'
+    const { type } = libc.statx(AT_FDCWD, path)
+    if (type === 'socket') return undefined
+    return type === 'directory' ? 'a directory' : type === 'file' ? 'a regular file' : 'a device or FIFO'
   } catch {
     return undefined
   }

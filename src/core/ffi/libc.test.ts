@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connectUnix } from '../../backends/unix'
 import { SyscallError } from '../errors'
@@ -8,7 +8,11 @@ import * as libc from './libc'
 import * as S from './structs'
 
 const dir = mkdtempSync('/tmp/burrow-ffi-')
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const listeners: { stop(): void }[] = []
+afterAll(() => {
+  for (const l of listeners) l.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 function readAll(fd: number, want: number): string {
   const buf = new Uint8Array(want)
@@ -52,6 +56,59 @@ describe('libc wrappers', () => {
 
   test('errno and strerror describe the failure', () => {
     expect(() => libc.openPath('/nonexistent/burrow')).toThrow(new SyscallError('open', 2, 'No such file or directory'))
+  })
+
+  // statx(2) through syscall(2) replaces node:fs on the proxy path: node:fs is the reference here
+  test.each([
+    ['socket', (): string => { const p = join(dir, 'kind.sock'); listeners.push(Bun.listen({ unix: p, socket: { data() {} } })); return p }],
+    ['fifo', (): string => { const p = join(dir, 'kind.fifo'); Bun.spawnSync(['mkfifo', p]); return p }],
+    ['directory', (): string => dir],
+    ['file', (): string => { const p = join(dir, 'kind.file'); writeFileSync(p, 'x'); return p }],
+    ['other', (): string => '/dev/null'],
+  ] as const)('statx tells a %s by path and by fd, with node:fs identity', (type, make) => {
+    const path = make()
+    const byPath = libc.statx(S.AT_FDCWD, path)
+    const st = statSync(path, { bigint: true })
+    expect(byPath.type).toBe(type)
+    expect(byPath.ino).toBe(st.ino)
+    if (type === 'socket' || type === 'fifo') return
+    const fd = libc.openPath(path)
+    try {
+      expect(libc.statx(fd)).toEqual(byPath)
+    } finally {
+      libc.close(fd)
+    }
+  })
+
+  test('statx follows symlinks and fails like the other wrappers', () => {
+    symlinkSync(dir, join(dir, 'link'))
+    expect(libc.statx(S.AT_FDCWD, join(dir, 'link')).type).toBe('directory')
+    expect(() => libc.statx(S.AT_FDCWD, join(dir, 'none'))).toThrow(new SyscallError('statx', 2, 'No such file or directory'))
+    expect(() => libc.statx(987654)).toThrow(new SyscallError('statx', 9, 'Bad file descriptor'))
+  })
+
+  test('the two ends of one socketpair are different files, one fd twice is the same', () => {
+    const [a, b] = libc.socketpair()
+    try {
+      expect(libc.statx(a)).toEqual(libc.statx(a))
+      expect(libc.statx(a).ino).not.toBe(libc.statx(b).ino)
+    } finally {
+      libc.close(a)
+      libc.close(b)
+    }
+  })
+
+  test('writeAll writes every byte (multi-byte text, more than a pipe holds) and reports a closed reader', async () => {
+    const path = join(dir, 'out.txt')
+    const fd = openSync(path, 'w')
+    const text = `ünïcødé ${'x'.repeat(300_000)}\n`
+    libc.writeAll(fd, text)
+    closeSync(fd)
+    expect(readFileSync(path, 'utf8')).toBe(text)
+    const [r, w] = libc.socketpair()
+    libc.close(r)
+    expect(() => libc.writeAll(w, 'x')).toThrow(new SyscallError('write', 32, 'Broken pipe'))
+    libc.close(w)
   })
 
   test('socket kinds are told apart', () => {

@@ -33,8 +33,9 @@ function loadLibc() {
     if_nametoindex: { args: ['ptr'], returns: 'u32' },
     getpwuid: { args: ['u32'], returns: 'ptr' },
     setns: { args: ['i32', 'i32'], returns: 'i32' },
-    // raw syscall(2), for calls glibc has no wrapper for (openat2)
-    syscall: { args: ['i64', 'i64', 'ptr', 'ptr', 'u64'], returns: FFIType.i64_fast },
+    // raw syscall(2), for calls old glibc has no wrapper for (openat2, statx: glibc 2.28): the
+    // number, then up to five arguments (a pointer in the middle goes as its address)
+    syscall: { args: ['i64', 'i64', 'ptr', 'i64', 'i64', 'ptr'], returns: FFIType.i64_fast },
   })
 }
 

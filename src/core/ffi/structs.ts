@@ -37,6 +37,39 @@ export const RESOLVE_NO_MAGICLINKS = 0x02
 /** resolve as if dirfd were / (absolute symlinks and .. stay inside it) */
 export const RESOLVE_IN_ROOT = 0x10
 
+/** statx(2): unlike openat2, the number differs between x86_64 and arm64 */
+export const SYS_statx = process.arch === 'arm64' ? 291 : 332
+export const AT_FDCWD = -100
+export const AT_EMPTY_PATH = 0x1000
+export const STATX_TYPE = 0x1
+export const STATX_INO = 0x100
+export const STATX_SIZE = 256
+
+export type FileType = 'socket' | 'fifo' | 'directory' | 'file' | 'other'
+
+/** What burrow needs of a file: its type and identity (device + inode). */
+export interface FileId {
+  type: FileType
+  dev: string
+  ino: bigint
+}
+
+const S_IFMT = 0o170000
+const FILE_TYPES: Record<number, FileType> = { 0o140000: 'socket', 0o010000: 'fifo', 0o040000: 'directory', 0o100000: 'file' }
+
+/**
+ * struct statx (linux/stat.h, the same on every architecture): u16 stx_mode at 28,
+ * u64 stx_ino at 32, u32 stx_dev_major / stx_dev_minor at 136 / 140.
+ */
+export function fileIdOf(buf: Uint8Array): FileId {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  return {
+    type: FILE_TYPES[v.getUint16(28, true) & S_IFMT] ?? 'other',
+    ino: v.getBigUint64(32, true),
+    dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`,
+  }
+}
+
 /** struct open_how { u64 flags; u64 mode; u64 resolve; } */
 export function openHow(flags: number, resolve: number): Uint8Array {
   const how = new Uint8Array(24)
@@ -77,12 +110,17 @@ export const errno = {
   EINPROGRESS: 115,
 } as const
 
+const encoder = new TextEncoder()
+
+/** UTF-8 bytes of `s`. Not Buffer: its first use costs ~0.4 ms of every `burrow proxy` start. */
+export const utf8 = (s: string): Uint8Array => encoder.encode(s)
+
 /** `sun_path` is 108 bytes and needs its NUL terminator. */
 export const UNIX_PATH_MAX = 108
 
 /** struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }, addrlen = 2 + strlen + 1 */
 export function sockaddrUn(path: string): Uint8Array {
-  const bytes = Buffer.from(path)
+  const bytes = utf8(path)
   if (bytes.length >= UNIX_PATH_MAX) throw new RangeError(`unix socket path is ${bytes.length} bytes`)
   const sa = new Uint8Array(2 + bytes.length + 1)
   new DataView(sa.buffer).setUint16(0, AF_UNIX, true)
