@@ -4,7 +4,7 @@
  *   setup:      median of N `ssh … true` against a unix-socket sshd (fd passing, pump, socat)
  *   throughput: MIB MiB through `ssh … cat` (both directions carry it)
  *   startup:    hyperfine medians of an error path (`proxy unix/NONEXISTENT 22`, `nc -U`, `socat`)
- *               and of `burrow --version` / `socat -V`
+ *               and of `burrow --version` / `socat -V`, over the floor: an empty compiled Bun binary
  *   memory:     RELAYS concurrent relays (stdin and stdout are pipes, so every tool relays) to one
  *               unix listener; per session: PSS and private memory from /proc/PID/smaps_rollup
  *               (RSS counts the ~35 MB mapped binary in full for every process, PSS shares it out)
@@ -90,9 +90,23 @@ async function hyperfine(cmds: string[]): Promise<{ wall: number; cpu: number }[
   return json.results.map((r) => ({ wall: r.median * 1000, cpu: (r.user + r.system) * 1000 }))
 }
 
+/**
+ * The floor under every burrow start: a `bun build --compile` executable whose whole program is
+ * `process.exit(0)`, built with burrow's flags. What burrow adds is the distance to this row.
+ */
+async function bunFloor(): Promise<string> {
+  const src = join(tmp, 'empty.ts')
+  await Bun.write(src, 'process.exit(0)\n')
+  const outfile = join(tmp, 'bun-empty')
+  const b = await Bun.build({ entrypoints: [src], compile: { outfile }, minify: true, bytecode: true, format: 'esm' })
+  if (!b.success) throw new Error(`failed to build the empty Bun binary: ${b.logs.join('; ')}`)
+  return outfile
+}
+
 async function startup(): Promise<void> {
   const missing = join(tmp, 'missing.sock')
   const cmds = {
+    'bun runtime alone': await bunFloor(),
     'burrow proxy (error)': `${BURROW} proxy unix%${missing} 22`,
     'nc -U (error)': `nc -U ${missing}`,
     'socat (error)': `socat - UNIX-CONNECT:${missing}`,
