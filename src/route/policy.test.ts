@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { checkReport, identityFrom, isAdmin, knownTarget, mayChange, mayConnect, ownConnection, type Peer, refuseRuntimeEnv, stickyScope, visibleConnection, visibleSticky } from './policy'
+import { checkReport, identityFrom, isAdmin, knownTarget, mayChange, mayConnect, ownConnection, type Peer, refuseRuntimeEnv, resumedConnection, stickyScope, visibleConnection, visibleSticky } from './policy'
 import type { Connection } from './state/types'
 
 const peer = (user: string, uid: number, groups: string[] = []): Peer => ({ user, uid, pid: 1, groups: () => groups })
@@ -39,6 +39,17 @@ describe('route policy', () => {
     expect(c).toMatchObject({ user: 'alice', gateway: 'gw1', start: 99, bwIn: 0, bwOut: 0 })
     expect(() => ownConnection(alice, { ...conn, id: 'x' }, 'gw1', 1)).toThrow('the session id must be 10 hex digits')
     expect(() => ownConnection(alice, { ...conn, from: 'a\nuid=0' }, 'gw1', 1)).toThrow('from must be a printable string')
+  })
+
+  test.each([
+    ['keeps its own start', 5, false, { user: 'alice', start: 5 }],
+    ['a start in the future becomes now', 1000, false, { user: 'alice', start: 99 }],
+    ['no start becomes now', undefined, false, { user: 'alice', start: 99 }],
+    ['an id a live connection holds is refused', 5, true, 'session ABCDEF0123 is held by a live connection'],
+  ] as const)('resume: %s', (_name, start, held, expected) => {
+    const claimed = { ...conn, user: 'bob', start: start as number | undefined }
+    if (typeof expected === 'string') expect(() => resumedConnection(alice, claimed, 'gw1', 99, held)).toThrow(expected)
+    else expect(resumedConnection(alice, claimed, 'gw1', 99, held)).toMatchObject(expected)
   })
 
   test('reads: users see their own rows in full, others only as load on a host', () => {

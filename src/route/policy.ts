@@ -90,6 +90,19 @@ export function ownConnection(peer: Peer, claimed: Partial<Connection>, gateway:
 }
 
 /**
+ * Rule "resume": after the state service restarted, a live session registers itself again. It is
+ * still its own connection (the user from the kernel), its id must not be held by a connection
+ * that is live in the service now, and it keeps its claimed start, which cannot lie in the future.
+ */
+export function resumedConnection(peer: Peer, claimed: Partial<Connection>, gateway: string, now: number, heldNow: boolean): Connection {
+  const c = ownConnection(peer, claimed, gateway, now)
+  if (heldNow) fail('register the session again', `session ${c.id} is held by a live connection`)
+  const start = claimed.start
+  if (typeof start === 'number' && Number.isFinite(start) && start > 0 && start <= now) c.start = start
+  return c
+}
+
+/**
  * Rule "source": where a session comes from is what the kernel says about the TCP connection of
  * the sshd it runs under (state/source.ts), not SSH_CONNECTION, which the user's own ~/.bashrc
  * can change. A client that is not under sshd keeps its word, marked as such in the store and the

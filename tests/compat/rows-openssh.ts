@@ -5,11 +5,12 @@ import { join } from 'node:path'
 import type { Row, Target } from './support'
 import { brief, cmd, inScratch, inside, roundTrip, sha, sshArgv, sshOpts } from './support'
 import { waitFor, whileRunning } from './support'
+import { listenPort } from '../support/ports'
 
 export const EXEC = 'echo out; echo err >&2; exit 3'
 export const EXEC_OK = 'code=3 out=out err=err'
 
-const port = () => 20000 + Math.floor(Math.random() * 20000)
+const port = listenPort
 const ssh = (t: Target, extra: string[] = [], command?: string, stdin?: string) =>
   cmd(sshArgv(t, extra, command), { stdin })
 /** ssh -N with forwards that must be in place before it counts as started */

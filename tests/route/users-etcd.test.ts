@@ -95,6 +95,28 @@ describe('two gateways sharing etcd through their state services', () => {
     }
   })
 
+  test('a restart of one gateway’s state service: its live session registers again and outlives the old lease', async () => {
+    const a = gws[0]!
+    const sessions = async () => (JSON.parse((await ctl(1, 'root', ['show', 'connections', '--all', '--json'])).stdout) as { session: string }[]).map((c) => c.session)
+    // the session the test before killed goes when the service sees its socket close
+    await waitFor('no session left from the test before', async () => (await sessions()).length === 0, 5000)
+    const held = Bun.spawn(a.gw.ssh('brt-u1', ['sleep 30']), { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
+    try {
+      await waitFor('the session to show on the other gateway', async () => (await sessions()).length === 1)
+      const [sid] = await sessions()
+      await a.service.stop()
+      a.service = await startService(a.config, join(dir, 'brt-a.sock'), join(dir, 'service-a.log'))
+      await waitFor('the session to register again', () => a.service.log().includes(`session ${sid} of brt-u1 registered again`), 5000)
+      // keyttl is 2 s: the old service's lease has lapsed by now, the new one holds the key
+      await Bun.sleep(3000)
+      expect(await sessions()).toEqual([sid!])
+    } finally {
+      held.kill('SIGKILL')
+      await held.exited
+    }
+    await waitFor('the killed session to stop counting', async () => (await sessions()).length === 0, 5000)
+  }, 30_000)
+
   test('an admin disables a host through one gateway; a user cannot; the other gateway skips it', async () => {
     expect((await ctl(0, 'brt-u2', ['disable', ids()[0]!])).stderr).toContain('only root and members of group brt-admins may change the routing state; you are brt-u2')
     expect((await ctl(0, 'brt-adm', ['disable', ids()[0]!, ids()[1]!])).code).toBe(0)

@@ -183,6 +183,28 @@ f.write("x" * 70000 + "\\n"); f.flush(); print(f.readline().strip())
     }
   })
 
+  test('a restart of the state service: live sessions register again (the per-user limit holds), one start and one end line', async () => {
+    const held = Bun.spawn(gw.ssh('brt-u2', ['sleep 6; exit 3']), { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
+    try {
+      await waitFor('the session to register', async () => (await connections()).some((c) => c.user === 'brt-u2'))
+      const sid = (await connections()).find((c) => c.user === 'brt-u2')!.session
+      await service.stop()
+      service = await startService(config, SOCKET, join(dir, 'service.log'))
+      await waitFor('the session to register again', async () => (await connections()).some((c) => c.session === sid), 5000)
+      expect(service.log()).toContain(`session ${sid} of brt-u2 registered again`)
+      const capped = await run(gw.ssh('brt-u2', ['true']))
+      expect(capped.stderr).toContain('too many simultaneous connections (1 open, at most 1 allowed)')
+      expect(await held.exited).toBe(3)
+      await waitFor('the session to stop counting', async () => !(await connections()).some((c) => c.session === sid), 3000)
+      const lines = readFileSync(join(dir, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes(` ${sid} `))
+      expect(lines.filter((l) => l.includes(' command=')).length).toBe(1)
+      expect(lines.filter((l) => / exit \d+ after | ended without /.test(l))).toEqual([expect.stringContaining(' exit 3 after ')])
+    } finally {
+      held.kill('SIGKILL')
+      await held.exited
+    }
+  }, 30_000)
+
   test('the Bun runtime variables: the ForceCommand line clears them, the binary refuses BUN_OPTIONS', async () => {
     const env = { BUN_BE_BUN: '1', BUN_OPTIONS: `--preload ${join(dir, 'nope.js')}` }
     const sent = await run(gw.ssh('brt-u1', [where], ['-o', 'SendEnv=BUN_BE_BUN BUN_OPTIONS']), { env })

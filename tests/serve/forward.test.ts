@@ -6,6 +6,7 @@ import { incus, incusAvailable } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
 import { prepareTargets, startServe } from './support'
 import { background, burrowDevices, daemon, FWD, prepareFwd, sh, until } from './fwd-support'
+import { listenPort } from '../support/ports'
 
 // socat's address parser eats double quotes: the responder is a script file
 const HTTP = `printf '#!/bin/sh\\nread l\\nprintf "HTTP/1.0 200 OK\\\\r\\\\nContent-Length: 6\\\\r\\\\n\\\\r\\\\nhello\\\\n"\\n' > /usr/local/bin/burrow-http; chmod +x /usr/local/bin/burrow-http`
@@ -40,7 +41,7 @@ function greeter(listen: number | string, text: string): Promise<net.Server> {
   })
 }
 
-const port = () => 20000 + Math.floor(Math.random() * 20000)
+const port = listenPort
 
 describe.skipIf(!incusAvailable())('serve: forwarding into an instance without network', () => {
   let s: Serve

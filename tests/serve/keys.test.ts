@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { incusAvailable } from '../../src/backends/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, sshArgs, startServe } from './support'
+import { listenPort } from '../support/ports'
 
 const SOCK_OK = '/tmp/bsa-keys-ok.sock'
 const SOCK_OTHER = '/tmp/bsa-keys-other.sock'
@@ -116,7 +117,7 @@ describe.skipIf(!incusAvailable())('serve: authorized_keys options', () => {
 
   test('restrict also refuses -L, which port-forwarding re-enables', async () => {
     const viaL = async (key: string) => {
-      const port = 41000 + Math.floor(Math.random() * 900)
+      const port = listenPort()
       const p = Bun.spawn([...sshArgs(s, C1, ['-N', '-L', `127.0.0.1:${port}:unix%${SOCK_OK}:22`], key)], {
         stdin: 'ignore',
         stdout: 'ignore',

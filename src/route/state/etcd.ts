@@ -55,6 +55,7 @@ export class EtcdState implements State {
   readonly name = 'etcd'
   readonly location: string
   readonly client: EtcdClient
+  readonly #timers = new Set<ReturnType<typeof setInterval>>()
 
   constructor(
     opts: EtcdOptions,
@@ -104,6 +105,7 @@ export class EtcdState implements State {
     const timer = setInterval(() => {
       running = running.then(beat)
     }, Math.max(300, ttlMs / 3))
+    this.#timers.add(timer)
     return {
       setBandwidth: (bwIn, bwOut) => {
         if (c.bwIn !== bwIn || c.bwOut !== bwOut) dirty = true
@@ -113,6 +115,7 @@ export class EtcdState implements State {
       close: async () => {
         closed = true
         clearInterval(timer)
+        this.#timers.delete(timer)
         await running
         try {
           await this.client.revoke(lease)
@@ -226,5 +229,13 @@ export class EtcdState implements State {
     await this.client.delete(this.#k('banner'))
   }
 
-  close(): void {}
+  /**
+   * Stops keeping the registrations alive without revoking them: a stopping state service's
+   * sessions live on and register again with the next one, which takes their keys over before
+   * these leases lapse (keyttl).
+   */
+  close(): void {
+    for (const t of this.#timers) clearInterval(t)
+    this.#timers.clear()
+  }
 }

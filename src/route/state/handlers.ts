@@ -8,7 +8,7 @@ import { logger } from '../../core/log'
 import { appendAudit, auditText, expandUser } from '../audit'
 import type { Dest } from '../dest'
 import { probe } from '../health'
-import { auditPrefix, checkReport, isAdmin, knownTarget, mayChange, ownConnection, type Peer, sessionSource, stickyScope, visibleConnection, visibleSticky } from '../policy'
+import { auditPrefix, checkReport, isAdmin, knownTarget, mayChange, ownConnection, type Peer, resumedConnection, sessionSource, stickyScope, visibleConnection, visibleSticky } from '../policy'
 import { kernelSource } from './source'
 import type { Op } from './protocol'
 import type { AuditEvent, Check, Connection, Registration, State } from './types'
@@ -27,6 +27,8 @@ export interface ServiceContext {
   log: string
   /** picks the store for a client (etcd, or the embedded fallback) */
   pick(fallback: boolean): Promise<{ state: State; warning?: string }>
+  /** ids of the sessions registered by connections live in this service now */
+  held: Set<string>
 }
 
 /** One connected client: who it is (kernel), its store, its one registration. */
@@ -88,15 +90,23 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
   switch (op) {
     case 'register': {
       if (c.reg) fail('register the session', 'this connection already registered one')
-      const conn = ownConnection(peer, (a.c ?? {}) as Partial<Connection>, gateway, Date.now())
+      const claimed = (a.c ?? {}) as Partial<Connection>
+      // `again`: a live session whose service restarted (its old row died with the old service)
+      const again = a.again === true
+      const conn = again
+        ? resumedConnection(peer, claimed, gateway, Date.now(), ctx.held.has(String(claimed.id)))
+        : ownConnection(peer, claimed, gateway, Date.now())
       Object.assign(conn, sessionSource(conn, kernelSource(peer.pid)))
       knownTarget(conn.service, conn.dest, ctx.services, new Set(ctx.dests.keys()))
-      if ((await state.connections({ user: peer.user })).some((x) => x.id === conn.id)) fail('register the session', `session ${conn.id} is already registered`)
+      if (!again && (await state.connections({ user: peer.user })).some((x) => x.id === conn.id)) fail('register the session', `session ${conn.id} is already registered`)
       // embedded rows live while this socket does (and die with the service's pid); etcd keys
       // carry a lease so they also go when this service dies
       const registration = await state.register(conn, state.name === 'etcd' ? ctx.keyttl : 86_400_000)
       c.reg = { conn, registration }
-      writeAudit(ctx, peer, { kind: 'start', sid: conn.id, service: conn.service, from: conn.from, sshd: conn.sshd, dest: conn.dest, command: optStr(a.command, 'command') })
+      ctx.held.add(conn.id)
+      // the audit log has its start line from the service that saw it start
+      if (again) logger.info(`session ${conn.id} of ${peer.user} registered again`)
+      else writeAudit(ctx, peer, { kind: 'start', sid: conn.id, service: conn.service, from: conn.from, sshd: conn.sshd, dest: conn.dest, command: optStr(a.command, 'command') })
       return null
     }
     case 'bandwidth':
@@ -168,6 +178,7 @@ export async function endRegistration(ctx: ServiceContext, c: Client, exit?: num
   const reg = c.reg
   if (!reg) return
   c.reg = undefined
+  ctx.held.delete(reg.conn.id)
   try {
     await reg.registration.close()
   } catch (err) {

@@ -2,6 +2,8 @@
  * The State of a session or of ctl when the state service owns the store: every call is one
  * request over the service's unix socket (protocol.ts). The service knows who we are from the
  * kernel; nothing here claims an identity. The socket staying open is the session's heartbeat.
+ * A session whose service connection drops (the service restarted) connects again and registers
+ * the same session again, so a restart does not leave live sessions uncounted.
  */
 import type { Socket } from 'bun'
 import { BurrowError, fail } from '../../core/errors'
@@ -16,6 +18,17 @@ interface Hello {
   warning?: string
 }
 
+/** waits between attempts to reach a restarted service, in ms; the last one repeats */
+const RESUME_WAITS = [200, 500, 1000, 2000, 5000]
+
+interface LiveSession {
+  c: Connection
+  command?: string
+  /** the last bandwidth reported, sent again after a resume */
+  bw?: [number, number]
+  ended: boolean
+}
+
 const HOW_TO_START =
   'start it with `systemctl start burrow-route-state` (or run `burrow route state-service` as root), or set state.access: none in route.yaml to route without shared state'
 
@@ -28,7 +41,13 @@ export class RemoteState implements State {
   #writer?: LineWriter
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>()
   #next = 1
+  /** close() was called: no more calls, no resuming */
   #closed = false
+  /** the current connection is gone (until a resume opens another) */
+  #down = true
+  /** the registered session, registered again after a lost connection */
+  #session?: LiveSession
+  #resuming?: ReturnType<typeof setTimeout>
 
   private constructor(readonly socketPath: string) {
     this.location = socketPath
@@ -47,16 +66,18 @@ export class RemoteState implements State {
 
   async #open(): Promise<void> {
     const lines = new LineSplitter()
+    // callbacks of an earlier connection must not end a newer one
+    const mine = (s: Socket<undefined>) => s === this.#socket
     try {
       this.#socket = await Bun.connect({
         unix: this.socketPath,
         socket: {
-          data: (_s, chunk) => {
-            for (const line of lines.push(chunk)) this.#reply(JSON.parse(line) as Reply)
+          data: (s, chunk) => {
+            if (mine(s)) for (const line of lines.push(chunk)) this.#reply(JSON.parse(line) as Reply)
           },
-          drain: () => this.#writer?.drain(),
-          close: () => this.#lost('it closed the connection'),
-          error: (_s, err) => this.#lost(err.message),
+          drain: (s) => void (mine(s) && this.#writer?.drain()),
+          close: (s) => void (mine(s) && this.#lost('it closed the connection')),
+          error: (s, err) => void (mine(s) && this.#lost(err.message)),
         },
       })
     } catch (err) {
@@ -65,6 +86,7 @@ export class RemoteState implements State {
       fail(`reach the route state service at ${this.socketPath}`, `${why}; ${HOW_TO_START}`)
     }
     this.#writer = new LineWriter(this.#socket)
+    this.#down = false
   }
 
   #reply(m: Reply): void {
@@ -77,15 +99,41 @@ export class RemoteState implements State {
   }
 
   #lost(reason: string): void {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#down) return
+    this.#down = true
     for (const p of this.#pending.values()) p.reject(new BurrowError(`Failed to reach the route state service at ${this.socketPath}: ${reason}`))
     this.#pending.clear()
     logger.debug(`state service connection ended: ${reason}`)
+    if (!this.#closed && this.#session && !this.#session.ended) this.#resume(0)
+  }
+
+  /**
+   * Connects again and registers the live session again (`again`: the service keeps its id and
+   * start). Timers are unref'd: a resume never keeps the session's process alive.
+   */
+  #resume(attempt: number): void {
+    const wait = RESUME_WAITS[Math.min(attempt, RESUME_WAITS.length - 1)]!
+    this.#resuming = setTimeout(async () => {
+      const s = this.#session
+      if (this.#closed || !s || s.ended) return
+      try {
+        await this.#open()
+        await this.#call('hello', { fallback: true })
+        await this.#call('register', { c: s.c, command: s.command, again: true })
+        if (s.bw) void this.#call('bandwidth', { in: s.bw[0], out: s.bw[1] }).catch(() => {})
+        logger.debug(`session ${s.c.id} registered again with the state service`)
+      } catch (err) {
+        logger.debug(`Failed to register session ${s.c.id} again: ${(err as Error).message}`)
+        // a refusal on a live connection (say, the session is now too many) is final
+        if (this.#down) this.#resume(attempt + 1)
+        else s.ended = true
+      }
+    }, wait)
+    this.#resuming.unref()
   }
 
   #call(op: Op, a: Record<string, unknown> = {}): Promise<unknown> {
-    if (this.#closed || !this.#writer) return Promise.reject(new BurrowError(`Failed to reach the route state service at ${this.socketPath}: the connection is closed`))
+    if (this.#closed || this.#down || !this.#writer) return Promise.reject(new BurrowError(`Failed to reach the route state service at ${this.socketPath}: the connection is closed`))
     const id = this.#next++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
@@ -95,11 +143,21 @@ export class RemoteState implements State {
 
   async register(c: Connection, _ttlMs: number, command?: string): Promise<Registration> {
     await this.#call('register', { c, command })
+    const session: LiveSession = { c, command, ended: false }
+    this.#session = session
     return {
-      setBandwidth: (bwIn, bwOut) => void this.#call('bandwidth', { in: bwIn, out: bwOut }).catch(() => {}),
-      close: async (exit?: number) => void (await this.#call('unregister', { exit })),
+      setBandwidth: (bwIn, bwOut) => {
+        session.bw = [bwIn, bwOut]
+        void this.#call('bandwidth', { in: bwIn, out: bwOut }).catch(() => {})
+      },
+      close: async (exit?: number) => {
+        session.ended = true
+        clearTimeout(this.#resuming)
+        await this.#call('unregister', { exit })
+      },
     }
   }
+
 
   async connections(filter: ConnectionFilter = {}): Promise<Connection[]> {
     return (await this.#call('connections', { ...filter })) as Connection[]
@@ -159,6 +217,7 @@ export class RemoteState implements State {
 
   close(): void {
     this.#closed = true
+    clearTimeout(this.#resuming)
     this.#socket?.end()
   }
 }

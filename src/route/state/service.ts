@@ -75,11 +75,15 @@ export async function runStateService(opts: ServiceOptions): Promise<number> {
     keyttl: top.etcd.keyttl,
     log: top.log,
     pick: (fallback) => stores.pick(fallback),
+    held: new Set(),
   }
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 })
   await claimSocketPath(socketPath)
   const perUid = new Map<number, number>()
   let open = 0
+  // stopping (a restart, an upgrade): the sessions live on and register again with the next
+  // service, so their connections closing now is not their end (no unregister, no end line)
+  let stopping = false
 
   const server = Bun.listen<Conn>({
     unix: socketPath,
@@ -123,6 +127,7 @@ export async function runStateService(opts: ServiceOptions): Promise<number> {
         s.data.client = undefined
         open--
         perUid.set(client.peer.uid, (perUid.get(client.peer.uid) ?? 1) - 1)
+        if (stopping) return
         // a session that went away without unregistering (killed, or its gateway sshd gone)
         s.data.queue = s.data.queue.then(() => endRegistration(ctx, client))
       },
@@ -136,6 +141,7 @@ export async function runStateService(opts: ServiceOptions): Promise<number> {
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve())
   })
+  stopping = true
   server.stop(true)
   rmSync(socketPath, { force: true })
   stores.close()

@@ -61,6 +61,9 @@ export function openStores(config: Pick<Config, 'etcd' | 'state'>, opts: { cache
       if (!fallback) fail(`reach etcd at ${etcd.location}`, reason)
       return { state: local(), warning: `etcd at ${etcd.location} is unreachable (${reason}); using the local state in ${config.state.path}` }
     },
-    close: () => embedded?.close(),
+    close: () => {
+      etcd.close()
+      embedded?.close()
+    },
   }
 }
