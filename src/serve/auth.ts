@@ -13,7 +13,8 @@ import type { Account, AccountFiles } from './accounts'
 import { accountStatus, lookupAccount, mayUseIncus } from './accounts'
 import type { AuthorizedKey } from './authorized-keys'
 import { findKeys, parseAuthorizedKeys } from './authorized-keys'
-import { accountRefusal, keyRefusal } from './policy'
+import { accountRefusal, keyRefusal, skSignatureRefusal } from './policy'
+import { isSkKeyType, verifySk } from './sk'
 import type { Login, Target } from './login'
 import { LoginError, parseLogin } from './login'
 
@@ -230,12 +231,8 @@ export class ConnectionAuth {
       return { ok: false, reason: `key not in ${where}` }
     }
     if (!ctx.signature) return { ok: true, identity, pkOk: true }
-    const parsed = utils.parseKey(key.text)
-    const pub = Array.isArray(parsed) ? parsed[0] : parsed
-    if (!pub || pub instanceof Error) return { ok: false, reason: `cannot parse ${key.origin}` }
-    if (pub.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true)
-      return { ok: false, reason: 'bad signature' }
-    return { ok: true, identity }
+    const bad = signatureRefusal(key, ctx)
+    return bad ? { ok: false, reason: bad, loud: bad !== 'bad signature' } : { ok: true, identity }
   }
 
   /** --inauth applies to plain logins (no host commands); the instance's own files decide */
@@ -272,4 +269,18 @@ export class ConnectionAuth {
       return parseAuthorizedKeys(text, path, (m) => logger.warn(m))
     })
   }
+}
+
+/** Why the signature of a publickey request does not count, or undefined when it does. */
+function signatureRefusal(key: AuthorizedKey, ctx: PublicKeyAuthContext): string | undefined {
+  // security keys: ssh2 cannot parse them; sk.ts checks the signature, policy.ts its flags
+  if (isSkKeyType(key.type)) {
+    if (ctx.key.algo !== key.type) return 'bad signature'
+    const sk = verifySk(key.blob, ctx.signature!, ctx.blob!)
+    return sk ? skSignatureRefusal(key, sk.flags) : 'bad signature'
+  }
+  const parsed = utils.parseKey(key.text)
+  const pub = Array.isArray(parsed) ? parsed[0] : parsed
+  if (!pub || pub instanceof Error) return `cannot parse ${key.origin}`
+  return pub.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true ? undefined : 'bad signature'
 }

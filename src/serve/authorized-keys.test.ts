@@ -34,7 +34,9 @@ describe('parseAuthorizedKeys', () => {
     ['no-port-forwarding', { portForwarding: false, pty: true }],
     ['no-agent-forwarding', { agentForwarding: false }],
     ['no-X11-forwarding', { x11Forwarding: false }],
-    ['no-user-rc,no-touch-required,tunnel="0"', defaultKeyOptions()],
+    ['no-user-rc,tunnel="0"', defaultKeyOptions()],
+    ['no-touch-required', { touchRequired: false, verifyRequired: false }],
+    ['verify-required,restrict', { touchRequired: true, verifyRequired: true, pty: false }],
     ['from="10.0.0.0/8,!10.9.9.9"', { from: ['10.0.0.0/8', '!10.9.9.9'] }],
     ['command="echo \\"a, b\\""', { command: 'echo "a, b"' }],
     ['command=""', { command: '' }],
@@ -65,7 +67,6 @@ describe('parseAuthorizedKeys', () => {
   test.each([
     [`cert-authority ssh-ed25519 ${ED}`, 'not supported'],
     [`principals="a" ssh-ed25519 ${ED}`, 'not supported'],
-    [`verify-required ssh-ed25519 ${ED}`, 'not supported'],
     [`no-such-option ssh-ed25519 ${ED}`, 'unknown option'],
     [`command="a",command="b" ssh-ed25519 ${ED}`, "more than one 'command'"],
     [`from="a",from="b" ssh-ed25519 ${ED}`, "more than one 'from'"],

@@ -2,7 +2,7 @@
  * authorized_keys as sshd(8) reads it ("AUTHORIZED_KEYS FILE FORMAT"): `[options] keytype base64
  * [comment]`. Options are parsed here into KeyOptions; what they allow is decided in policy.ts.
  * A line whose options sshd would reject (unknown name, bad value, a repeated `command=`), or that
- * carries an option burrow cannot honour (`cert-authority`, `principals=`, `verify-required`), is
+ * carries an option burrow cannot honour (`cert-authority`, `principals=`), is
  * skipped with a log line rather than used without its restriction, as ssh2incus did.
  */
 import { isIP } from 'node:net'
@@ -25,6 +25,10 @@ export interface KeyOptions {
   permitOpen: HostPort[]
   /** `permitlisten=` [host:]port pairs (host `*` when omitted); empty = no restriction */
   permitListen: HostPort[]
+  /** a security key (sk-*) must report a touch; `no-touch-required` lifts it (not `restrict`) */
+  touchRequired: boolean
+  /** `verify-required`: a security key must report user verification (PIN, biometrics) */
+  verifyRequired: boolean
 }
 
 export interface HostPort {
@@ -48,7 +52,7 @@ const KEY_TYPE =
   /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/
 
 /** Options that change nothing burrow does: it runs no ~/.ssh/rc, has no tun forwarding. */
-const INERT = new Set(['no-user-rc', 'user-rc', 'no-touch-required'])
+const INERT = new Set(['no-user-rc', 'user-rc'])
 const FLAGS: Record<string, [keyof KeyOptions, boolean]> = {
   'no-port-forwarding': ['portForwarding', false],
   'port-forwarding': ['portForwarding', true],
@@ -58,6 +62,8 @@ const FLAGS: Record<string, [keyof KeyOptions, boolean]> = {
   'x11-forwarding': ['x11Forwarding', true],
   'no-pty': ['pty', false],
   pty: ['pty', true],
+  'no-touch-required': ['touchRequired', false],
+  'verify-required': ['verifyRequired', true],
 }
 /** valued options that may appear once only (sshd: "multiple ... clauses") */
 const ONCE = new Set(['command', 'from'])
@@ -71,6 +77,8 @@ export function defaultKeyOptions(): KeyOptions {
     environment: [],
     permitOpen: [],
     permitListen: [],
+    touchRequired: true,
+    verifyRequired: false,
   }
 }
 
@@ -161,7 +169,7 @@ function applyOption(o: KeyOptions, raw: string, seen: Set<string>): string | un
     const flag = FLAGS[name]
     if (flag) return void Object.assign(o, { [flag[0]]: flag[1] })
     if (INERT.has(name)) return undefined
-    if (name === 'cert-authority' || name === 'verify-required')
+    if (name === 'cert-authority')
       return `option '${name}' is not supported by burrow serve`
     return `unknown option '${name}'`
   }

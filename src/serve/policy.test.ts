@@ -12,6 +12,7 @@ import {
   mayForwardX11,
   openRefusal,
   sessionCommand,
+  skSignatureRefusal,
   socketRefusal,
 } from './policy'
 
@@ -50,6 +51,24 @@ describe('key source and expiry', () => {
     ['expiry-time="20260111Z"', '127.0.0.1', undefined],
   ])('%p from %p → %p', (opts, ip, want) => {
     expect(keyRefusal(holder(opts).key!, ip, NOW)).toBe(want)
+  })
+})
+
+describe('security key flags (sshd: touch required unless no-touch-required)', () => {
+  const presence = 'the security key signature lacks user presence (no touch; the key line has no no-touch-required)'
+  const verification = 'the security key signature lacks user verification (verify-required)'
+  test.each([
+    ['', 1, undefined],
+    ['', 0, presence],
+    ['', 4, presence],
+    ['restrict', 0, presence],
+    ['no-touch-required', 0, undefined],
+    ['verify-required', 1, verification],
+    ['verify-required', 5, undefined],
+    ['verify-required', 4, presence],
+    ['verify-required,no-touch-required', 4, undefined],
+  ])('%p with flags %p → %p', (opts, flags, want) => {
+    expect(skSignatureRefusal(holder(opts).key!, flags)).toBe(want)
   })
 })
 

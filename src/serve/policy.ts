@@ -44,6 +44,23 @@ export function keyRefusal(
   return undefined
 }
 
+/** The flags byte of a FIDO authenticator's signature (PROTOCOL.u2f). */
+export const SK_USER_PRESENT = 0x01
+export const SK_USER_VERIFIED = 0x04
+
+/**
+ * A security key (sk-*) signature counts only when the authenticator says the user touched it,
+ * unless the key's line has `no-touch-required`, and says it verified the user (PIN, biometrics)
+ * when the line has `verify-required`, as sshd's user_key_allowed checks (auth2-pubkey.c).
+ */
+export function skSignatureRefusal(key: Pick<AuthorizedKey, 'options'>, flags: number): string | undefined {
+  if (key.options.touchRequired && !(flags & SK_USER_PRESENT))
+    return 'the security key signature lacks user presence (no touch; the key line has no no-touch-required)'
+  if (key.options.verifyRequired && !(flags & SK_USER_VERIFIED))
+    return 'the security key signature lacks user verification (verify-required)'
+  return undefined
+}
+
 function options(who: KeyHolder): KeyOptions {
   return who.key?.options ?? defaultKeyOptions()
 }

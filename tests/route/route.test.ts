@@ -176,8 +176,14 @@ describe('selection, health and embedded state', () => {
   async function hold(args: string[] = []): Promise<{ stop: () => Promise<void> }> {
     const before = (await gw.ctl(['show', 'connections', '--all', '--json'])).stdout
     const n = JSON.parse(before).length
-    const p = Bun.spawn(gw.ssh(['sleep 60', ...args]), { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
-    await waitFor('the session to register', async () => JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout).length > n)
+    const p = Bun.spawn(gw.ssh(['sleep 60', ...args]), { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+    try {
+      await waitFor('the session to register', async () => JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout).length > n)
+    } catch (err) {
+      // what the session said (a store it could not write says so on stderr) belongs in the failure
+      p.kill('SIGKILL')
+      throw new Error(`${(err as Error).message}; the session said: ${JSON.stringify(await new Response(p.stderr).text())}`)
+    }
     return {
       stop: async () => {
         p.kill('SIGKILL')
