@@ -135,6 +135,12 @@ export function openDir(path: string): number {
   return check('open', libc().open(p, S.O_PATH | S.O_DIRECTORY | S.O_CLOEXEC, 0))
 }
 
+/** flock(2), waiting (EINTR retried); the lock goes with the last close of the open file */
+export function flock(fd: number, op: number): void {
+  const rc = soft(() => libc().flock(fd, op))
+  if (rc < 0) throw new SyscallError('flock', -rc, strerror(-rc))
+}
+
 /** setns(2) for the calling thread */
 export function setns(fd: number, nstype: number): void {
   check('setns', libc().setns(fd, nstype))

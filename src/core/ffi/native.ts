@@ -33,6 +33,7 @@ function loadLibc() {
     if_nametoindex: { args: ['ptr'], returns: 'u32' },
     getpwuid: { args: ['u32'], returns: 'ptr' },
     setns: { args: ['i32', 'i32'], returns: 'i32' },
+    flock: { args: ['i32', 'i32'], returns: 'i32' },
     // raw syscall(2), for calls old glibc has no wrapper for (openat2, statx: glibc 2.28): the
     // number, then up to five arguments (a pointer in the middle goes as its address)
     syscall: { args: ['i64', 'i64', 'ptr', 'i64', 'i64', 'ptr'], returns: FFIType.i64_fast },

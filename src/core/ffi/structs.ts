@@ -90,6 +90,9 @@ export const POLLRDHUP = 0x2000
 export const SPLICE_F_MOVE = 1
 export const SPLICE_F_NONBLOCK = 2
 export const PR_SET_PDEATHSIG = 1
+/** flock(2) */
+export const LOCK_EX = 2
+export const LOCK_UN = 8
 export const SIGTERM = 15
 export const VMADDR_CID_ANY = 0xffffffff
 export const VMADDR_PORT_ANY = 0xffffffff

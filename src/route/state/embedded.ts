@@ -10,6 +10,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { fail } from '../../core/errors'
+import * as libc from '../../core/ffi/libc'
+import { LOCK_EX } from '../../core/ffi/structs'
 import { logger } from '../../core/log'
 import { STORE_MODE } from '../policy'
 import { damage, moveAside, type Recovery, writeKept } from './recover'
@@ -66,8 +68,14 @@ export class EmbeddedState implements State {
 
   constructor(readonly location: string) {
     let recovery: Recovery | undefined
+    let lock: number | undefined
     try {
       if (!existsSync(location)) mkdirSync(dirname(location), { recursive: true, mode: 0o755 })
+      // one opener at a time (state.access: direct opens the store in every session): else a
+      // store another process is just creating looks empty, and one it is setting up looks locked,
+      // and both would be moved aside as damaged
+      lock = openSync(`${location}.lock`, 'a', STORE_MODE)
+      libc.flock(lock, LOCK_EX)
       const reason = damage(location)
       if (reason) recovery = moveAside(location, reason)
       // the store belongs to whoever opens it (the state service); no one else reads or writes it
@@ -77,13 +85,15 @@ export class EmbeddedState implements State {
       this.db.exec('PRAGMA journal_mode = WAL')
       this.db.exec('PRAGMA synchronous = NORMAL')
       this.db.exec(SCHEMA)
+      if (recovery) this.#restore(recovery)
     } catch (err) {
       const hint = (err as { code?: string }).code === 'EACCES' || /readonly|permission/i.test((err as Error).message)
         ? ' (the store is the state service’s: run `burrow route state-service` as root, and let sessions reach it with state.access: service, the default)'
         : ''
       fail(`open state ${location}`, `${(err as Error).message}${hint}`)
+    } finally {
+      if (lock !== undefined) closeSync(lock)
     }
-    if (recovery) this.#restore(recovery)
   }
 
   /** Puts back what admins set and says once what happened. */

@@ -48,3 +48,26 @@ describe('a damaged embedded store', () => {
     expect(existsSync(keptPath(path))).toBe(true)
   })
 })
+
+describe('a healthy store opened by many sessions at once (state.access: direct)', () => {
+  // before the open lock, a store being created looked empty and one being set up looked locked
+  // to the next opener, and both were moved aside as damaged, taking live sessions with them
+  test.each(['a new store', 'an existing store'])('%s: 12 processes open, register and list; nothing is moved aside', async (kind) => {
+    const path = join(dir, `busy${++n}.db`)
+    if (kind === 'an existing store') new EmbeddedState(path).close()
+    const worker = `
+      const { EmbeddedState } = await import(${JSON.stringify(join(import.meta.dir, 'embedded.ts'))})
+      for (let i = 0; i < 15; i++) {
+        const s = new EmbeddedState(${JSON.stringify(path)})
+        const id = crypto.randomUUID().replaceAll('-', '').slice(0, 10).toUpperCase()
+        const reg = await s.register({ id, user: 'u', service: 's', dest: 'h:22', from: 'a:1', sshd: 'b:2', gateway: 'g', start: 1, bwIn: 0, bwOut: 0 }, 60000)
+        await s.connections()
+        await reg.close()
+        s.close()
+      }`
+    const procs = Array.from({ length: 12 }, () => Bun.spawn([process.execPath, '-e', worker], { stdout: 'pipe', stderr: 'pipe' }))
+    const results = await Promise.all(procs.map(async (p) => ({ code: await p.exited, stderr: await new Response(p.stderr).text() })))
+    expect(results.filter((r) => r.code !== 0 || r.stderr !== '')).toEqual([])
+    expect([...new Bun.Glob(`busy${n}.db.damaged-*`).scanSync(dir)]).toEqual([])
+  }, 60_000)
+})

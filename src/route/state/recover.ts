@@ -39,13 +39,18 @@ export function damage(path: string): string | undefined {
   try {
     const db = new Database(path, { readonly: true })
     try {
+      db.exec('PRAGMA busy_timeout = 5000')
       const r = db.query<{ quick_check: string }, []>('PRAGMA quick_check').get()
       if (r?.quick_check !== 'ok') return `SQLite's quick_check says: ${r?.quick_check ?? 'nothing'}`
     } finally {
       db.close()
     }
   } catch (err) {
-    return (err as Error).message
+    // only what says the file itself is bad: a store that is busy (other sessions write to it
+    // with state.access: direct) or cannot be opened by this user is not damaged
+    const code = String((err as { code?: string }).code ?? '')
+    if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) return (err as Error).message
+    return undefined
   }
   return undefined
 }
