@@ -18,7 +18,11 @@ interface Hello {
   warning?: string
 }
 
-/** waits between attempts to reach a restarted service, in ms; the last one repeats */
+/**
+ * waits between attempts to reach a restarted service, in ms; the last one repeats. Each is
+ * spread over ±50 % so a gateway's sessions, which all lost the service at once, do not all
+ * come back in the same instant.
+ */
 const RESUME_WAITS = [200, 500, 1000, 2000, 5000]
 
 interface LiveSession {
@@ -112,7 +116,7 @@ export class RemoteState implements State {
    * start). Timers are unref'd: a resume never keeps the session's process alive.
    */
   #resume(attempt: number): void {
-    const wait = RESUME_WAITS[Math.min(attempt, RESUME_WAITS.length - 1)]!
+    const wait = RESUME_WAITS[Math.min(attempt, RESUME_WAITS.length - 1)]! * (0.5 + Math.random())
     this.#resuming = setTimeout(async () => {
       const s = this.#session
       if (this.#closed || !s || s.ended) return
