@@ -11,7 +11,8 @@ import warnings
 warnings.filterwarnings('ignore')
 
 client, op, port, user, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
-PATH = f'/tmp/bsc-{client}'
+# per port: the burrow and the sshd row run at once in the same container
+PATH = f'/tmp/bsc-{client}-{port}'
 
 
 def paramiko_row():
