@@ -52,6 +52,8 @@ export class RemoteState implements State {
   /** the registered session, registered again after a lost connection */
   #session?: LiveSession
   #resuming?: ReturnType<typeof setTimeout>
+  /** a resume is under way: a connection lost during it does not start a second one */
+  #resumeActive = false
 
   private constructor(readonly socketPath: string) {
     this.location = socketPath
@@ -108,7 +110,10 @@ export class RemoteState implements State {
     for (const p of this.#pending.values()) p.reject(new BurrowError(`Failed to reach the route state service at ${this.socketPath}: ${reason}`))
     this.#pending.clear()
     logger.debug(`state service connection ended: ${reason}`)
-    if (!this.#closed && this.#session && !this.#session.ended) this.#resume(0)
+    if (!this.#closed && this.#session && !this.#session.ended && !this.#resumeActive) {
+      this.#resumeActive = true
+      this.#resume(0)
+    }
   }
 
   /**
@@ -119,18 +124,20 @@ export class RemoteState implements State {
     const wait = RESUME_WAITS[Math.min(attempt, RESUME_WAITS.length - 1)]! * (0.5 + Math.random())
     this.#resuming = setTimeout(async () => {
       const s = this.#session
-      if (this.#closed || !s || s.ended) return
+      if (this.#closed || !s || s.ended) return void (this.#resumeActive = false)
       try {
         await this.#open()
         await this.#call('hello', { fallback: true })
         await this.#call('register', { c: s.c, command: s.command, again: true })
+        this.#resumeActive = false
         if (s.bw) void this.#call('bandwidth', { in: s.bw[0], out: s.bw[1] }).catch(() => {})
         logger.debug(`session ${s.c.id} registered again with the state service`)
       } catch (err) {
         logger.debug(`Failed to register session ${s.c.id} again: ${(err as Error).message}`)
-        // a refusal on a live connection (say, the session is now too many) is final
-        if (this.#down) this.#resume(attempt + 1)
-        else s.ended = true
+        // a refusal on a live connection (the service said no to this session) is final
+        if (this.#down && !this.#closed && !s.ended) return this.#resume(attempt + 1)
+        this.#resumeActive = false
+        s.ended = true
       }
     }, wait)
     this.#resuming.unref()
@@ -161,7 +168,6 @@ export class RemoteState implements State {
       },
     }
   }
-
 
   async connections(filter: ConnectionFilter = {}): Promise<Connection[]> {
     return (await this.#call('connections', { ...filter })) as Connection[]
