@@ -18,7 +18,7 @@ export interface KeyPair {
 const KEY_TYPE = 'ssh-ed25519'
 
 /** SSH wire `string`: uint32 length, then the bytes (RFC 4251 §5). */
-function sshString(data: Buffer | string): Buffer {
+export function sshString(data: Buffer | string): Buffer {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data
   const len = Buffer.alloc(4)
   len.writeUInt32BE(bytes.length)

@@ -1,13 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { createHash, generateKeyPairSync, sign } from 'node:crypto'
+import { sshString as str } from './keygen'
 import { verifySk } from './sk'
 
-const str = (b: Buffer | string) => {
-  const x = Buffer.from(b)
-  const l = Buffer.alloc(4)
-  l.writeUInt32BE(x.length)
-  return Buffer.concat([l, x])
-}
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest()
 const mpint = (b: Buffer) => str(b[0]! & 0x80 ? Buffer.concat([Buffer.alloc(1), b]) : b)
 const APP = 'ssh:'

@@ -119,7 +119,7 @@ export function statx(fd: number, path = ''): S.FileId {
  * fs.writeSync would, without loading node:fs.
  */
 export function writeAll(fd: number, text: string): void {
-  const buf = new TextEncoder().encode(text)
+  const buf = S.utf8(text)
   const pfd = new S.PollFds(1)
   pfd.set(0, fd, S.POLLOUT)
   for (let off = 0; off < buf.byteLength; ) {

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Socket } from 'bun'
+import { waitFor } from '../../../tests/route/support'
 import { LineSplitter, type Request } from './protocol'
 import { RemoteState } from './remote'
 import type { Connection } from './types'
@@ -51,14 +52,6 @@ function service(path: string, opts: { refuse?: () => boolean } = {}) {
 const conn: Connection = { id: 'ABCDEF0123', user: 'u', service: 's', dest: 'h:22', from: 'a:1', sshd: 'b:2', gateway: 'g', start: 1000, bwIn: 0, bwOut: 0 }
 const registers = (seen: Request[]) => seen.filter((r) => r.op === 'register')
 
-async function until(what: string, fn: () => boolean, ms = 8000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
-    if (fn()) return
-    await Bun.sleep(20)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
 describe('a session whose state service restarts', () => {
   test('registers the same session again, once, also when the first attempts are refused', async () => {
     const path = join(dir, 'a.sock')
@@ -71,7 +64,7 @@ describe('a session whose state service restarts', () => {
     // the new service refuses the first two connections (as a full service does)
     let refusals = 2
     const second = service(path, { refuse: () => refusals-- > 0 })
-    await until('the session to register again', () => registers(second.seen).length > 0)
+    await waitFor('the session to register again', () => registers(second.seen).length > 0)
     // a chain that restarted on every refusal would register more than once
     await Bun.sleep(3000)
     expect(registers(second.seen).map((r) => r.a)).toEqual([{ c: conn, command: 'cmd', again: true }])
