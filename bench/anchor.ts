@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { incus } from '../src/backends/incus/testing'
+import { incus } from '../src/incus/testing'
 import { batchSshOptions } from '../tests/support/sshd'
 import { daemon, FWD, sh } from '../tests/serve/fwd-support'
 

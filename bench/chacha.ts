@@ -12,8 +12,8 @@
 import { parseArgs } from 'node:util'
 import { ChaCha20, Poly1305 } from '../src/core/ffi/libcrypto'
 import { createCipheriv } from 'node:crypto'
-import { AESGCMCipher } from '../src/serve/aes-gcm'
-import { ChaChaPolyCipher, ChaChaPolyDecipher } from '../src/serve/chacha-poly'
+import { AESGCMCipher } from '../src/serve/transport/aes-gcm'
+import { ChaChaPolyCipher, ChaChaPolyDecipher } from '../src/serve/transport/chacha-poly'
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '256' } } })
 const PKT = 32768

@@ -11,7 +11,7 @@
  * usage: bun bench/serve-create.ts [--runs 6] [--image burrow/debian]
  */
 import { parseArgs } from 'node:util'
-import { incus } from '../src/backends/incus/testing'
+import { incus } from '../src/incus/testing'
 import { prepareTargets, sshArgs, startServe } from '../tests/serve/support'
 
 const { values } = parseArgs({

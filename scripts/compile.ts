@@ -21,7 +21,7 @@ const build = await Bun.build({
     'src/cli-main.ts',
     'src/commands/serve.ts',
     'src/commands/route.ts',
-    'src/backends/incus/open.ts',
+    'src/incus/open.ts',
     'src/backends/libvirt/lookup.ts',
   ].map((e) => `${root}${e}`),
   compile: { outfile: out, autoloadDotenv: false, autoloadBunfig: false },

@@ -16,7 +16,7 @@ export interface SourcePatch {
   replace: string
 }
 
-const binding = new URL('../src/serve/ssh2-binding.ts', import.meta.url).pathname
+const binding = new URL('../src/serve/transport/ssh2-binding.ts', import.meta.url).pathname
 
 export const ssh2Patches: SourcePatch[] = [
   {

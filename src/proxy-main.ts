@@ -6,7 +6,7 @@
  */
 import { parseProxyArgv } from './commands/proxy-argv'
 import { setDebug } from './core/log'
-import { runProxy } from './core/proxy'
+import { runProxy } from './proxy/run'
 import { report } from './core/report'
 
 export async function main(argv: string[]): Promise<number | undefined> {

@@ -19,7 +19,7 @@ export default defineCommand({
     ...debugArgs,
   },
   async run({ args }) {
-    const { installConfig } = await import('../core/install-config')
+    const { installConfig } = await import('../proxy/install-config')
     const lines = installConfig({
       user: args.user,
       print: args.print,

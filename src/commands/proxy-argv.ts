@@ -4,7 +4,7 @@
  * argument) returns undefined and goes through citty (src/cli-main.ts), which owns every error
  * message and the help. proxy-argv.test.ts keeps the option set equal to proxy.ts's.
  */
-import type { ProxyOptions } from '../core/proxy'
+import type { ProxyOptions } from '../proxy/run'
 
 /** options of `burrow proxy` that take a value, and their aliases */
 export const VALUE_OPTIONS: Record<string, 'typed' | 'wait'> = { '--typed': 'typed', '--wait': 'wait', '-w': 'wait' }

@@ -26,7 +26,7 @@ export default defineCommand({
     ...debugArgs,
   },
   async run({ args }) {
-    const { runProxy } = await import('../core/proxy')
+    const { runProxy } = await import('../proxy/run')
     return runProxy({
       host: args.host,
       port: args.port,

@@ -1,23 +1,12 @@
 /**
- * Addresses in burrow's grammar: `<form>/<rest>` or `<form>%<rest>` (the `%` spelling survives
- * OpenSSH's lowercasing of %h and scp/rsync's `host:path` split), or a plain TCP host.
+ * The shared grammar of addresses: `<form>/<rest>` or `<form>%<rest>` (the `%` spelling survives
+ * OpenSSH's lowercasing of %h and scp/rsync's `host:path` split), or a plain TCP host. Which forms
+ * exist is the backends' business (proxy/registry.ts); these are the pieces they share.
  */
 import { fail } from './errors'
 
-export type Address =
-  | { kind: 'unix'; path: string; port: number }
-  | { kind: 'vsock'; cid: number; port: number }
-  | { kind: 'vsock-mux'; path: string; port: number }
-  /** a machine registered with systemd-machined (`.host` is this host's own sshd) */
-  | { kind: 'machine'; name: string; port: number }
-  /** a libvirt domain; `uri` undefined means qemu:///system, then qemu:///session unless root */
-  | { kind: 'libvirt'; uri?: string; name: string; port: number }
-  /** a port inside an Incus instance, reached through the Incus API (`remote` '' = default) */
-  | { kind: 'incus'; remote: string; instance: string; project: string; port: number }
-  | { kind: 'tcp'; host: string; port: number }
-
-export type AddressKind = Address['kind']
-export type AddressOf<K extends AddressKind> = Extract<Address, { kind: K }>
+/** what may follow a form's prefix: `/`, or `%`, which survives OpenSSH's lowercasing of %h */
+export const SEPARATORS = ['/', '%'] as const
 
 /**
  * The remainder after `<prefix>/` or `<prefix>%`, or undefined when `host` is not of that form.
@@ -26,7 +15,7 @@ export type AddressOf<K extends AddressKind> = Extract<Address, { kind: K }>
 export function afterPrefix(host: string, prefix: string): string | undefined {
   if (!host.startsWith(prefix)) return undefined
   const sep = host[prefix.length]
-  return sep === '/' || sep === '%' ? host.slice(prefix.length + 1) : undefined
+  return (SEPARATORS as readonly string[]).includes(sep ?? '') ? host.slice(prefix.length + 1) : undefined
 }
 
 /**

@@ -78,7 +78,7 @@ async function usageParent(path: Cmd[]): Promise<Cmd | undefined> {
 /** Positionals beyond those the leaf defines are errors, not silently dropped (`proxy HOST PORT EXTRA`). */
 async function checkPositionals(cmd: Cmd, argv: string[]): Promise<void> {
   const defs = Object.values((await resolve<ArgsDef>(cmd.args)) ?? {}).filter((d) => d.type === 'positional')
-  // commands/_shared.ts variadic(): the last positional takes the rest
+  // core/args.ts variadic(): the last positional takes the rest
   if (defs.some((d) => (d as { variadic?: boolean }).variadic)) return
   const takesValue = await valueOptions(cmd)
   const positionals: string[] = []

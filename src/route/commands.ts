@@ -4,7 +4,7 @@
  */
 import type { ArgDef, CommandDef } from 'citty'
 import { defineCommand } from 'citty'
-import { debugArgs, variadic } from '../commands/_shared'
+import { debugArgs, variadic } from '../core/args'
 import { DEFAULT_CONFIG_PATH } from './paths'
 
 /** The route.yaml to use; every route subcommand takes it. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { parseCreateConfig } from '../serve/create-config'
+import { parseCreateConfig } from '../serve/session/create-config'
 import { parseConfig } from './config'
 import { expandDests, nodesetSize } from './dest'
 

@@ -9,10 +9,12 @@ import { isMap, isSeq, LineCounter, parseDocument } from 'yaml'
 import { fail } from '../core/errors'
 import type { Dest } from './dest'
 import { expandDests } from './dest'
-import { matches } from './match'
+import { type Condition, type Identity, matches } from './match'
+
+export type { Condition, Identity } from './match'
 import { DEFAULT_SOCKET } from './state/protocol'
-import type { Spec, Where } from './schema'
-import { at, bad, checkObject } from './schema'
+import type { Spec, Where } from '../core/schema'
+import { at, bad, checkObject } from '../core/schema'
 
 export { DEFAULT_CONFIG_PATH } from './paths'
 
@@ -152,11 +154,6 @@ export function defaults(): Config {
 }
 
 export type Partial_ = Record<string, unknown>
-export interface Condition {
-  users?: string[]
-  groups?: string[]
-  sources?: string[]
-}
 export interface Override {
   match: Condition[]
   set: Partial_
@@ -171,12 +168,6 @@ export interface LoadedConfig {
 }
 
 /** Who is connecting, for override matching. `source` is the gateway sshd's own host:port. */
-export interface Identity {
-  user: string
-  groups: () => string[]
-  source: { ip: string; port: number }
-}
-
 export function loadConfig(file: string): LoadedConfig {
   let text: string
   try {

@@ -11,7 +11,7 @@ import { allDests, defaults, effectiveConfig, loadConfig, merge } from './config
 import { expandDests } from './dest'
 import { checkAll } from './health'
 import { currentUser } from './identity'
-import { parseDuration } from './schema'
+import { parseDuration } from '../core/schema'
 import { openState } from './state'
 import type { Connection, State } from './state/types'
 import { type Format, rate, render, type Table, time } from './table'

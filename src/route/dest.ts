@@ -5,7 +5,7 @@
  * `burrow proxy`. Each becomes one Dest whose `id` is its key in the state store.
  */
 import { formatPath } from '../core/address'
-import { parseAddress } from '../core/registry'
+import { parseAddress } from '../proxy/registry'
 
 export interface Dest {
   /** canonical `host:port` (TCP) or burrow address (+ `:port` when not 22); the state key */

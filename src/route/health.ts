@@ -69,7 +69,7 @@ export async function probe(dest: Dest, timeoutMs: number): Promise<Probe> {
   }
   // vsock and vsock-mux: connect the way `burrow proxy` does, then read from the fd
   try {
-    const { openAddress, parseAddress } = await import('../core/registry')
+    const { openAddress, parseAddress } = await import('../proxy/registry')
     const stream = await openAddress(parseAddress(dest.address, String(dest.port)), { timeoutMs })
     return bannerFrom(fdSocket(stream.fd), timeoutMs)
   } catch (err) {

@@ -2,8 +2,21 @@
  * Override conditions: `users`, `groups`, `sources` (the gateway sshd's own ip:port from
  * SSH_CONNECTION). Keys inside one condition are ANDed; a `match` list is ORed by the caller.
  */
-import type { Condition, Identity } from './config'
 import { expandNodeset } from './dest'
+
+/** One override condition as route.yaml writes it. */
+export interface Condition {
+  users?: string[]
+  groups?: string[]
+  sources?: string[]
+}
+
+/** Who is logging in: the user (from the uid), their groups, and where the connection came from. */
+export interface Identity {
+  user: string
+  groups: () => string[]
+  source: { ip: string; port: number }
+}
 
 /** `IP:PORT`, `IP`, `:PORT` or `[v6]:PORT`, nodesets allowed in both parts; no name lookup. */
 function matchSource(patterns: string[], source: Identity['source']): boolean {

@@ -128,7 +128,7 @@ async function routeWith(state: State, r: Routed): Promise<number> {
   }
   // a refused command never reaches a host, not even a probe
   checkCommand(config, r.original)
-  const { selfCommand } = await import('../core/install-config')
+  const { selfCommand } = await import('../proxy/install-config')
   const tty = process.stdout.isTTY === true && process.stdin.isTTY === true
   const self = selfCommand()
   const sshCommand = (dest: Dest) => buildSshCommand({ config, dest, original: r.original, tty, self })

@@ -1,8 +1,8 @@
 // The "Incus reach and forwarding" rules of policy.ts as a table; the e2e proofs with real users,
 // Incus and ssh are in tests/serve/authz.test.ts.
 import { describe, expect, test } from 'bun:test'
-import type { Account } from './accounts'
-import type { Login } from './login'
+import type { Account } from './auth/accounts'
+import type { Login } from './auth/login'
 import {
   connectAs,
   incusAccess,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import type { KeyOptions } from './authorized-keys'
-import { defaultKeyOptions, parseKeyOptions } from './authorized-keys'
+import type { KeyOptions } from './auth/authorized-keys'
+import { defaultKeyOptions, parseKeyOptions } from './auth/authorized-keys'
 import type { KeyHolder } from './policy'
 import {
   accountRefusal,

@@ -3,11 +3,11 @@
  * Each exported rule maps one-to-one onto a row of docs/security.md; handlers ask these
  * functions and never decide on their own.
  */
-import type { AccountStatus } from './accounts'
-import type { AuthorizedKey, HostPort, KeyOptions } from './authorized-keys'
-import { defaultKeyOptions, globMatch, matchFrom } from './authorized-keys'
-import type { Account } from './accounts'
-import type { Login, Target } from './login'
+import type { AccountStatus } from './auth/accounts'
+import type { AuthorizedKey, HostPort, KeyOptions } from './auth/authorized-keys'
+import { defaultKeyOptions, globMatch, matchFrom } from './auth/authorized-keys'
+import type { Account } from './auth/accounts'
+import type { Login, Target } from './auth/login'
 
 // --- Login and key options (docs/security.md: "who may log in, and what a key allows") -------
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
-import { incusAvailable } from '../../src/backends/incus/testing'
+import { incusAvailable } from '../../src/incus/testing'
 import type { Serve } from '../serve/support'
 import { startServe } from '../serve/support'
 import { OPENSSH_ROWS } from './rows-openssh'

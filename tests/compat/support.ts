@@ -7,8 +7,8 @@
  */
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { run } from '../../src/backends/incus'
-import { ensureContainer, incus, testClient } from '../../src/backends/incus/testing'
+import { run } from '../../src/incus'
+import { ensureContainer, incus, testClient } from '../../src/incus/testing'
 import { batchSshOptions } from '../support/sshd'
 
 export const COMPAT = 'bsc-compat'

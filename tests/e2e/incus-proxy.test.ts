@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { incusAvailable } from '../../src/backends/incus/testing'
+import { incusAvailable } from '../../src/incus/testing'
 import { burrowDevices, daemon, FWD, prepareFwd, sh } from '../serve/fwd-support'
 import { batchSshOptions } from '../support/sshd'
 import { BURROW, burrow, run } from './run'

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { run } from '../../src/backends/incus'
-import { incusAvailable, testClient } from '../../src/backends/incus/testing'
+import { run } from '../../src/incus'
+import { incusAvailable, testClient } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, startServe } from './support'
 

@@ -14,8 +14,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import net from 'node:net'
-import { run } from '../../src/backends/incus'
-import { incus, testClient } from '../../src/backends/incus/testing'
+import { run } from '../../src/incus'
+import { incus, testClient } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { sshArgs } from './support'
 

@@ -7,14 +7,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { IncusClient } from '../../src/backends/incus/client'
-import { userEndpoint } from '../../src/backends/incus/endpoint'
+import { IncusClient } from '../../src/incus/client'
+import { userEndpoint } from '../../src/incus/endpoint'
 import {
   ensureContainer,
   incus,
   incusAvailable,
   testClient,
-} from '../../src/backends/incus/testing'
+} from '../../src/incus/testing'
 import {
   backgroundSsh,
   burrowDevices,

@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
 import { join } from 'node:path'
-import { ensureContainer, incus } from '../../src/backends/incus/testing'
+import { ensureContainer, incus } from '../../src/incus/testing'
 
 export interface BusyboxVariant {
   /** container name (image alias: `<name>-<hash>`) */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { incusAvailable } from '../../src/backends/incus/testing'
+import { incusAvailable } from '../../src/incus/testing'
 import { BB_BARE, BB_FULL, BB_LO_DOWN, ensureBusybox } from './busybox-images'
 import { sha256 } from './fwd-support'
 import type { Serve } from './support'

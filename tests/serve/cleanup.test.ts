@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { Client } from 'ssh2'
-import { run } from '../../src/backends/incus'
-import { incusAvailable, processes, testClient } from '../../src/backends/incus/testing'
+import { run } from '../../src/incus'
+import { incusAvailable, processes, testClient } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, sshArgs, startServe } from './support'
 

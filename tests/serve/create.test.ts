@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { incus, incusAvailable, testClient } from '../../src/backends/incus/testing'
+import { incus, incusAvailable, testClient } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { BURROW, prepareTargets, ssh, startServe } from './support'
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
-import { incus, incusAvailable } from '../../src/backends/incus/testing'
+import { incus, incusAvailable } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, P1, PROJECT, prepareTargets, ssh, sshArgs, startServe, STOPPED } from './support'
 

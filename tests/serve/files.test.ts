@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { incusAvailable } from '../../src/backends/incus/testing'
+import { incusAvailable } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { prepareTargets, sshArgs, startServe, tool } from './support'
 import { FWD, prepareFwd, sh, sha256, TINY } from './fwd-support'

@@ -3,8 +3,8 @@
  * (openssh-client, openssh-server, socat; loopback up, no NIC) with an unprivileged user, and
  * helpers to look at it. Not a test file.
  */
-import { ensureContainer, incus, testClient } from '../../src/backends/incus/testing'
-import { run } from '../../src/backends/incus'
+import { ensureContainer, incus, testClient } from '../../src/incus/testing'
+import { run } from '../../src/incus'
 import type { Serve } from './support'
 import { sshArgs } from './support'
 

@@ -5,7 +5,7 @@
  * latency while unauthenticated clients run the slowest offered exchange over and over.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { incusAvailable } from '../../src/backends/incus/testing'
+import { incusAvailable } from '../../src/incus/testing'
 import { OFFERED_KEX } from '../../src/serve/policy'
 import type { Serve } from './support'
 import { C1, prepareTargets, sshArgs, startServe } from './support'

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import net from 'node:net'
 import { join } from 'node:path'
-import { incusAvailable, testClient } from '../../src/backends/incus/testing'
+import { incusAvailable, testClient } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, sshArgs, startServe } from './support'
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { incusAvailable } from '../../src/backends/incus/testing'
+import { incusAvailable } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, sshArgs, startServe } from './support'
 

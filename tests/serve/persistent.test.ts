@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { run } from '../../src/backends/incus'
-import { incusAvailable, processes, testClient } from '../../src/backends/incus/testing'
+import { run } from '../../src/incus'
+import { incusAvailable, processes, testClient } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, sshArgs, startServe } from './support'
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { incus, incusAvailable } from '../../src/backends/incus/testing'
+import { incus, incusAvailable } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, startServe } from './support'
 

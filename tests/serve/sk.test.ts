@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { incusAvailable } from '../../src/backends/incus/testing'
+import { incusAvailable } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, startServe } from './support'
 

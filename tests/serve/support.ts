@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { ensureContainer } from '../../src/backends/incus/testing'
+import { ensureContainer } from '../../src/incus/testing'
 import { batchSshOptions } from '../support/sshd'
 
 export const BURROW = join(import.meta.dir, '../../dist/burrow')

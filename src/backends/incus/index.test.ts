@@ -1,4 +1,4 @@
-import { runBackendContract } from '../../core/backend.case'
+import { runBackendContract } from '../../proxy/backend.case'
 import { backend } from '.'
 
 runBackendContract({

@@ -4,12 +4,20 @@
  * NAME is a domain name, UUID or ID. Bare `qemu/` tries qemu:///system, then qemu:///session
  * except as root, whose session daemon would be a different, usually empty, one.
  */
-import { afterPrefix, type AddressOf } from '../../core/address'
-import type { Backend } from '../../core/backend'
+import { afterPrefix } from '../../core/address'
+import type { Backend } from '../../proxy/backend'
 import { fail } from '../../core/errors'
 import { logger } from '../../core/log'
 import { entryUrl } from '../../core/self'
-import { backend as vsock, parseCid, parseVsockPort } from '../vsock'
+import { backend as vsock, parseCid, parseVsockPort, type VsockAddress } from '../vsock'
+
+/** a libvirt domain; `uri` undefined means qemu:///system, then qemu:///session unless root */
+export interface LibvirtAddress {
+  kind: 'libvirt'
+  uri?: string
+  name: string
+  port: number
+}
 
 const SYSTEM = 'qemu:///system'
 const SESSION = 'qemu:///session'
@@ -49,7 +57,7 @@ function prefixOf(uri: string | undefined): string {
 }
 
 /** The domain's vsock address: the vsock backend connects it, there is no second implementation. */
-async function resolveDomain(addr: AddressOf<'libvirt'>): Promise<AddressOf<'vsock'>> {
+async function resolveDomain(addr: LibvirtAddress): Promise<VsockAddress> {
   const root = process.geteuid?.() === 0
   const uris = addr.uri ? [addr.uri] : root ? [SYSTEM] : [SYSTEM, SESSION]
   // the RPC client is its own entrypoint of the compiled binary: bundled in, it cost every start-up
@@ -59,10 +67,15 @@ async function resolveDomain(addr: AddressOf<'libvirt'>): Promise<AddressOf<'vso
   return { kind: 'vsock', cid: parseCid(found.cid), port: addr.port }
 }
 
-export const backend: Backend<'libvirt'> = {
+export const backend: Backend<LibvirtAddress> = {
   kind: 'libvirt',
   prefixes: ['qemu', 'qemu:system', 'qemu:session'],
   usage: 'qemu[:system|:session]/NAME',
+  // libvirt domains are stable machines (libvirt's drop-in checks them): a key that changed
+  // after a CID moved to another VM is caught
+  hostKeys: 'check',
+  port: 'vsock',
+  portSuffix: false,
   parse(host, port) {
     const found = split(host)
     if (!found) return undefined

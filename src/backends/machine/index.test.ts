@@ -2,8 +2,8 @@ import { describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { startMachinedPeer } from '../../../tests/support/machined-peer'
-import { runBackendContract } from '../../core/backend.case'
-import { expectHello, helloUnix } from '../../core/testing'
+import { runBackendContract } from '../../proxy/backend.case'
+import { expectHello, helloUnix } from '../../proxy/testing'
 import { backend, paths, resolveMachine, validMachineName } from '.'
 
 const m = (name: string, port = 22) => ({ kind: 'machine' as const, name, port })

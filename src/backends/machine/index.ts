@@ -6,15 +6,21 @@
  * (/run/systemd/nspawn/unix-export/NAME/ssh, systemd > 259) by the unix backend.
  * `machine/.host` is `.host`, as in systemd's drop-in; no machined is asked.
  */
-import { afterPrefix, type Address, type AddressOf } from '../../core/address'
-import type { Backend } from '../../core/backend'
+import { afterPrefix } from '../../core/address'
+import type { Backend } from '../../proxy/backend'
 import { fail } from '../../core/errors'
 import { strerror } from '../../core/ffi/libc'
 import { errno } from '../../core/ffi/structs'
 import { logger } from '../../core/log'
-import { HOST_ALIAS_PATH } from '../unix'
-import { parseCid, parseVsockPort } from '../vsock'
+import { backend as unix, HOST_ALIAS_PATH, type UnixAddress } from '../unix'
+import { parseCid, parseVsockPort, backend as vsock, type VsockAddress } from '../vsock'
 import { VarlinkError, varlinkCall } from './varlink'
+
+export interface MachineAddress {
+  kind: 'machine'
+  name: string
+  port: number
+}
 
 /**
  * The system machined's socket (runtime_directory_generic(RUNTIME_SCOPE_SYSTEM, "systemd/machine/…"))
@@ -62,8 +68,8 @@ async function listMachine(name: string): Promise<Record<string, unknown>> {
 }
 
 /** Where the machine's sshd is: a VM's vsock CID, a container's exported socket, or this host. */
-export async function resolveMachine(addr: AddressOf<'machine'>): Promise<Address> {
-  const host: AddressOf<'unix'> = { kind: 'unix', path: HOST_ALIAS_PATH, port: addr.port }
+export async function resolveMachine(addr: MachineAddress): Promise<UnixAddress | VsockAddress> {
+  const host: UnixAddress = { kind: 'unix', path: HOST_ALIAS_PATH, port: addr.port }
   if (addr.name === '.host') return host
   const m = await listMachine(addr.name)
   const what = `connect to machine '${addr.name}'`
@@ -86,10 +92,18 @@ export async function resolveMachine(addr: AddressOf<'machine'>): Promise<Addres
   }
 }
 
-export const backend: Backend<'machine'> = {
+export const backend: Backend<MachineAddress> = {
   kind: 'machine',
   prefixes: ['machine'],
+  // as systemd's drop-in: machines are throwaway, but machine/.host is this host's own sshd
+  names: [
+    { name: 'machine/.host', hostKeys: 'check' },
+    { name: 'machine%.host', hostKeys: 'check' },
+  ],
   usage: 'machine/NAME',
+  hostKeys: 'throwaway',
+  port: 'vsock',
+  portSuffix: false,
   parse(host, port) {
     const name = afterPrefix(host, 'machine')
     if (name === undefined) return undefined
@@ -102,7 +116,7 @@ export const backend: Backend<'machine'> = {
   resolve: resolveMachine,
   // proxy resolves before opening (registry.openAddress); this is for callers holding this address
   async open(addr, opts) {
-    const { openAddress } = await import('../../core/registry')
-    return openAddress(await resolveMachine(addr), opts)
+    const target = await resolveMachine(addr)
+    return target.kind === 'unix' ? unix.open(target, opts) : vsock.open(target, opts)
   },
 }

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnMuxPeer } from '../../../tests/support/mux-peer'
-import { runBackendContract } from '../../core/backend.case'
-import { expectHello, helloUnix } from '../../core/testing'
+import { runBackendContract } from '../../proxy/backend.case'
+import { expectHello, helloUnix } from '../../proxy/testing'
 import { backend } from '.'
 
 const m = (path: string, port: number) => ({ kind: 'vsock-mux' as const, path, port })

@@ -3,13 +3,19 @@
  * Firecracker or cloud-hypervisor ("hybrid vsock"). Opens with the unix backend, then handshakes.
  */
 import { afterPrefix, formatPath, socketPath } from '../../core/address'
-import type { Backend } from '../../core/backend'
-import { FdStream } from '../../core/backend'
+import type { Backend } from '../../proxy/backend'
+import { FdStream } from '../../core/stream'
 import * as libc from '../../core/ffi/libc'
 import { logger } from '../../core/log'
 import { connectUnix } from '../unix'
 import { parseVsockPort } from '../vsock'
 import { muxHandshake, type MuxOutcome } from './handshake'
+
+export interface MuxAddress {
+  kind: 'vsock-mux'
+  path: string
+  port: number
+}
 
 const outcomes: Record<MuxOutcome, string> = {
   ok: 'consumed the OK line',
@@ -17,10 +23,13 @@ const outcomes: Record<MuxOutcome, string> = {
   'no-reply': 'no reply in time; passing the stream on untouched (ssh skips a late OK line)',
 }
 
-export const backend: Backend<'vsock-mux'> = {
+export const backend: Backend<MuxAddress> = {
   kind: 'vsock-mux',
   prefixes: ['vsock-mux'],
   usage: 'vsock-mux/PATH',
+  hostKeys: 'throwaway',
+  port: 'vsock',
+  portSuffix: true,
   parse(host, port) {
     const rest = afterPrefix(host, 'vsock-mux')
     if (rest === undefined) return undefined

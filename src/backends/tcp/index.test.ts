@@ -1,5 +1,5 @@
-import { runBackendContract } from '../../core/backend.case'
-import { expectHello, helloTcp } from '../../core/testing'
+import { runBackendContract } from '../../proxy/backend.case'
+import { expectHello, helloTcp } from '../../proxy/testing'
 import { backend } from '.'
 
 const t = (host: string, port: number) => ({ kind: 'tcp' as const, host, port })

@@ -4,12 +4,18 @@
  * brackets, or with a zone (`fe80::1%eth0`).
  */
 import { parsePort } from '../../core/address'
-import type { Backend } from '../../core/backend'
-import { FdStream } from '../../core/backend'
+import type { Backend } from '../../proxy/backend'
+import { FdStream } from '../../core/stream'
 import { fail, failWith } from '../../core/errors'
 import * as libc from '../../core/ffi/libc'
 import { AF_INET, AF_INET6, errno, sockaddrIn, sockaddrIn6 } from '../../core/ffi/structs'
 import { connectSocket } from '../../core/socket'
+
+export interface TcpAddress {
+  kind: 'tcp'
+  host: string
+  port: number
+}
 
 const HOSTNAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/
 const IPV6 = /^\[?([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(%[A-Za-z0-9_.-]+)?\]?$/
@@ -48,10 +54,12 @@ async function sockaddrs(host: string, port: number): Promise<[number, Uint8Arra
   )
 }
 
-export const backend: Backend<'tcp'> = {
+export const backend: Backend<TcpAddress> = {
   kind: 'tcp',
   prefixes: [],
   usage: 'HOST (TCP)',
+  port: 'tcp',
+  portSuffix: false,
   parse(host, port) {
     if (!HOSTNAME.test(host) && !IPV6.test(host)) return undefined
     return { kind: 'tcp', host: host.replace(/^\[(.*)\]$/, '$1'), port: parsePort(port, 'TCP port') }

@@ -1,5 +1,5 @@
-import { runBackendContract } from '../../core/backend.case'
-import { expectHello, helloUnix } from '../../core/testing'
+import { runBackendContract } from '../../proxy/backend.case'
+import { expectHello, helloUnix } from '../../proxy/testing'
 import { backend } from '.'
 
 runBackendContract({

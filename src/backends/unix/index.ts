@@ -3,12 +3,18 @@
  * systemd-ssh-generator makes sshd listen on). The port is ignored, as ssh passes one anyway.
  */
 import { afterPrefix, formatPath, parsePort, socketPath } from '../../core/address'
-import type { Backend } from '../../core/backend'
-import { FdStream } from '../../core/backend'
+import type { Backend } from '../../proxy/backend'
+import { FdStream } from '../../core/stream'
 import { fail, failWith, SyscallError } from '../../core/errors'
 import * as libc from '../../core/ffi/libc'
 import { AF_UNIX, AT_FDCWD, errno, sockaddrUn, UNIX_PATH_MAX, utf8 } from '../../core/ffi/structs'
 import { connectSocket } from '../../core/socket'
+
+export interface UnixAddress {
+  kind: 'unix'
+  path: string
+  port: number
+}
 
 export const HOST_ALIAS_PATH = '/run/ssh-unix-local/socket'
 
@@ -54,10 +60,15 @@ function notSocket(path: string): string | undefined {
   }
 }
 
-export const backend: Backend<'unix'> = {
+export const backend: Backend<UnixAddress> = {
   kind: 'unix',
   prefixes: ['unix'],
+  // this host's own sshd: a stable machine, its keys checked (systemd's drop-in checks it too)
+  names: [{ name: '.host', hostKeys: 'check' }],
   usage: 'unix/PATH',
+  hostKeys: 'throwaway',
+  port: 'ignored',
+  portSuffix: false,
   parse(host, port) {
     const rest = host === '.host' ? HOST_ALIAS_PATH : afterPrefix(host, 'unix')
     if (rest === undefined) return undefined

@@ -1,4 +1,4 @@
-import { runBackendContract } from '../../core/backend.case'
+import { runBackendContract } from '../../proxy/backend.case'
 import { backend } from '.'
 
 const v = (cid: number, port: number) => ({ kind: 'vsock' as const, cid, port })

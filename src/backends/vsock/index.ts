@@ -1,10 +1,16 @@
 /** `vsock/CID` and `vsock%CID`: AF_VSOCK to a VM's CID on this host (linux/vm_sockets.h). */
 import { afterPrefix } from '../../core/address'
-import type { Backend } from '../../core/backend'
-import { FdStream } from '../../core/backend'
+import type { Backend } from '../../proxy/backend'
+import { FdStream } from '../../core/stream'
 import { fail, failWith } from '../../core/errors'
 import { AF_VSOCK, errno, sockaddrVm, VMADDR_CID_ANY, VMADDR_PORT_ANY } from '../../core/ffi/structs'
 import { connectSocket } from '../../core/socket'
+
+export interface VsockAddress {
+  kind: 'vsock'
+  cid: number
+  port: number
+}
 
 const names: Record<string, number> = { hypervisor: 0, local: 1, host: 2 }
 
@@ -51,10 +57,13 @@ export function connectVsock(cid: number, port: number, timeoutMs?: number): num
   }
 }
 
-export const backend: Backend<'vsock'> = {
+export const backend: Backend<VsockAddress> = {
   kind: 'vsock',
   prefixes: ['vsock'],
   usage: 'vsock/CID',
+  hostKeys: 'throwaway',
+  port: 'vsock',
+  portSuffix: true,
   parse(host, port) {
     const rest = afterPrefix(host, 'vsock')
     if (rest === undefined) return undefined

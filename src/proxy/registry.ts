@@ -1,0 +1,100 @@
+/**
+ * The ordered backends, and everything derived from what they declare. Dispatch takes the first
+ * that accepts a host; TCP comes last because it accepts any plain host name. A new address form
+ * is one folder under backends/ and one line in `backends` below.
+ */
+import { checkHostText, SEPARATORS } from '../core/address'
+import { fail } from '../core/errors'
+import type { OpenOptions, Stream } from '../core/stream'
+import { closest } from '../core/suggest'
+import { backend as incus } from '../backends/incus'
+import { backend as libvirt } from '../backends/libvirt'
+import { backend as machine } from '../backends/machine'
+import { backend as mux } from '../backends/mux'
+import { backend as tcp } from '../backends/tcp'
+import { backend as unix } from '../backends/unix'
+import { backend as vsock } from '../backends/vsock'
+import type { AddressBase, Backend } from './backend'
+
+export const backends = [unix, vsock, mux, machine, libvirt, incus, tcp] as const
+
+/** Every form's address: the union of what the backends parse to. */
+export type Address = NonNullable<ReturnType<(typeof backends)[number]['parse']>>
+export type AddressKind = Address['kind']
+export type AddressOf<K extends AddressKind> = Extract<Address, { kind: K }>
+
+// the registry is the one place that handles every form alike, so it sees them without their types
+const all = backends as readonly Backend<any>[]
+
+function backendFor(addr: AddressBase): Backend<any> {
+  const b = all.find((x) => x.kind === addr.kind)
+  if (!b) throw new Error(`no backend for ${addr.kind}`)
+  return b
+}
+
+/** The backend whose prefix (with a separator) or whole name `host` uses; undefined for a TCP host. */
+export function formOf(host: string): Backend<any> | undefined {
+  return all.find(
+    (b) => b.names?.some((n) => n.name === host) || b.prefixes.some((p) => SEPARATORS.some((s) => host.startsWith(p + s))),
+  )
+}
+
+export function parseAddress(host: string, port = '22'): Address {
+  checkHostText(host)
+  // `unix 22` is a form name without its separator, not a DNS name (systemd: "Don't know how to parse")
+  const bare = all.find((b) => b.prefixes.includes(host.toLowerCase()))
+  if (bare) {
+    const what = bare.usage.slice(bare.usage.lastIndexOf('/') + 1)
+    fail(`parse host specification '${host}'`, `the separator is missing (expected ${host}/${what} or ${host}%${what})`)
+  }
+  for (const b of all) {
+    const addr = b.parse(host, port) as Address | undefined
+    if (addr) return addr
+  }
+  const forms = all.map((b) => b.usage).join(', ')
+  const guess = suggestForm(host)
+  fail(
+    `parse host specification '${host}'`,
+    `unknown form${guess ? ` (did you mean ${guess}?)` : ''}; use one of ${forms}`,
+  )
+}
+
+/** Follows resolving backends until an address names something that can be opened directly. */
+export async function resolveAddress(addr: Address): Promise<Address> {
+  for (let hops = 0; hops < 8; hops++) {
+    const b = backendFor(addr)
+    if (!b.resolve) return addr
+    addr = (await b.resolve(addr)) as Address
+  }
+  fail('resolve address', 'too many indirections')
+}
+
+/** The backend that owns `addr`'s form. */
+export function backendOf(addr: Address): Backend<any> {
+  return backendFor(addr)
+}
+
+export function formatAddress(addr: Address): string {
+  return backendFor(addr).format(addr)
+}
+
+export async function openAddress(addr: Address, opts: OpenOptions = {}): Promise<Stream> {
+  const final = await resolveAddress(addr)
+  return backendFor(final).open(final, opts)
+}
+
+/** The forms as users write them, for help texts: `unix/PATH, vsock/CID, …, .host, or a TCP host`. */
+export function formsHelp(): string {
+  const forms = all.filter((b) => b.prefixes.length).map((b) => b.usage)
+  const names = all.flatMap((b) => (b.names ?? []).map((n) => n.name)).filter((n) => !formOf(n)?.prefixes.some((p) => n.startsWith(p)))
+  return `${[...forms, ...names].join(', ')}, or a TCP host; \`%\` may replace \`/\``
+}
+
+/** "did you mean" for a mistyped form prefix such as `vsok/3` or `unx%/run/x`. */
+function suggestForm(host: string): string | undefined {
+  const m = /^([A-Za-z:-]+)([/%])(.*)$/.exec(host)
+  if (!m) return undefined
+  const [, typed, sep, rest] = m as unknown as [string, string, string, string]
+  const best = closest(typed.toLowerCase(), all.flatMap((b) => b.prefixes))[0]
+  return best === undefined ? undefined : `${best}${sep}${rest}`
+}
