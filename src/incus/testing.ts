@@ -79,7 +79,10 @@ export async function ensureContainer(spec: ContainerSpec): Promise<void> {
     status = 'Stopped'
   }
   if (spec.setup) {
-    if (status === 'Stopped') await c.start(spec.name, project)
+    if (status === 'Stopped') {
+      await c.start(spec.name, project)
+      await waitBooted(c, spec.name, project)
+    }
     const marker = spec.marker ?? '/etc/burrow-test-setup'
     const script = `[ -e ${marker} ] && exit 0\nset -e\n${spec.setup}\ntouch ${marker}`
     const res = await run(c, spec.name, project, ['/bin/sh', '-c', script])
@@ -87,7 +90,34 @@ export async function ensureContainer(spec: ContainerSpec): Promise<void> {
     status = 'Running'
   }
   if (spec.stopped && status === 'Running') await incus('stop', '--force', spec.name, ...p)
-  else if (!spec.stopped && status === 'Stopped') await c.start(spec.name, project)
+  else if (!spec.stopped && status === 'Stopped') {
+    await c.start(spec.name, project)
+    await waitBooted(c, spec.name, project)
+  }
+}
+
+/**
+ * sysvinit's boot scripts in a freshly started container: until they are done, `bootclean`
+ * empties /run and /tmp behind a test's back (a socket, /run/sshd) and init's own ssh service
+ * races a test's sshd. A container that was started in the same run failed every compatibility
+ * row this way, while a rerun against the booted container passed. busybox's init has no such
+ * scripts (no `runlevel`): it counts as booted at once.
+ */
+const BOOTED = [
+  'command -v runlevel >/dev/null || exit 0',
+  'case "$(runlevel 2>/dev/null)" in *[1-5]) ;; *) exit 1 ;; esac',
+  // /etc/init.d/rc still running the runlevel's start scripts
+  "! pgrep -f '^/bin/sh /etc/init.d/rc' >/dev/null",
+].join('\n')
+
+export async function waitBooted(c: IncusClient, name: string, project = 'default', timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const res = await run(c, name, project, ['/bin/sh', '-c', BOOTED])
+    if (res.code === 0) return
+    if (Date.now() > deadline) throw new Error(`${name} did not finish booting in ${timeoutMs / 1000} s: ${res.stderr}`)
+    await Bun.sleep(200)
+  }
 }
 
 /** Processes in the container, one `ps -eo pid,args` line each (excluding ps itself). */
