@@ -116,7 +116,8 @@ async function startup(): Promise<void> {
   const ms = await hyperfine(Object.values(cmds))
   console.log('\nstartup — hyperfine, 100 runs each: median wall time, mean CPU time (user + system)\n')
   console.log(`${pad('command', 24)}${pad('wall ms', 10)}cpu ms`)
-  Object.keys(cmds).forEach((name, i) => console.log(`${pad(name, 24)}${pad(ms[i]!.wall.toFixed(1), 10)}${ms[i]!.cpu.toFixed(1)}`))
+  for (const [i, name] of Object.keys(cmds).entries())
+    console.log(`${pad(name, 24)}${pad(ms[i]!.wall.toFixed(1), 10)}${ms[i]!.cpu.toFixed(1)}`)
 }
 
 interface Mem {
@@ -136,7 +137,10 @@ function rollup(pid: number): Mem {
 async function relayMemory(argv: (path: string) => string[]): Promise<Mem> {
   const path = join(tmp, `relay-${Math.random().toString(36).slice(2)}.sock`)
   let accepted = 0
-  const server = Bun.listen({ unix: path, socket: { open: (s) => void (accepted++, s.write('hello\n')), data() {} } })
+  const server = Bun.listen({ unix: path, socket: { open: (s) => {
+        accepted++
+        s.write('hello\n')
+      }, data() {} } })
   const procs = Array.from({ length: RELAYS }, () => Bun.spawn(argv(path), { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' }))
   try {
     const deadline = Date.now() + 30_000

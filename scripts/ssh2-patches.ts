@@ -99,9 +99,9 @@ export function applyPatches(file: string, text: string, patches = ssh2Patches):
 }
 
 const patchedFiles = [...new Set(ssh2Patches.map((p) => p.file))]
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('/', '[\\\\/]')
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('/', '[\\\\/]')
 // only the patched files, so everything else in ssh2 loads as it always does
-const fileRe = new RegExp(`[\\\\/]node_modules[\\\\/]ssh2[\\\\/](${patchedFiles.map(escape).join('|')})$`)
+const fileRe = new RegExp(`[\\\\/]node_modules[\\\\/]ssh2[\\\\/](${patchedFiles.map(escapeRe).join('|')})$`)
 
 /**
  * Bun's runtime plugins (unlike the bundler) load onLoad output as an ES module, so for `bun test`

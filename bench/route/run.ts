@@ -83,12 +83,12 @@ const embeddedYaml = routeYaml(lab, [`127.0.0.1:${dest.port}`])
 const etcdYaml = `${embeddedYaml}etcd:\n  endpoints: ["${etcd.endpoint}"]\n`
 // the state service's rows: sessions reach the store only through its socket
 const viaService = (yaml: string, socket: string) =>
-  yaml.replace('  access: direct', `  access: service\n  socket: ${socket}`).replace(/^  path: (.*)$/m, '  path: $1.svc')
+  yaml.replace('  access: direct', `  access: service\n  socket: ${socket}`).replace(/^ {2}path: (.*)$/m, '  path: $1.svc')
 const serviceSockets = { embedded: join(lab.dir, 'brt-svc.sock'), etcd: join(lab.dir, 'brt-svc-etcd.sock') }
 // the documented setup-latency option: the gateway's ssh keeps one master connection per
 // user and destination, so a new session skips the second key exchange and authentication
 const master = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${lab.dir}/cm-%C`, '-o', 'ControlPersist=60']
-const withMaster = (yaml: string) => yaml.replace(/^  args: \[(.*)\]$/m, (_, a) => `  args: [${a}, ${master.map((x) => JSON.stringify(x)).join(', ')}]`)
+const withMaster = (yaml: string) => yaml.replace(/^ {2}args: \[(.*)\]$/m, (_, a) => `  args: [${a}, ${master.map((x) => JSON.stringify(x)).join(', ')}]`)
 const config = (name: string, yaml: string) => {
   const path = join(lab.dir, `${name}.yaml`)
   writeFileSync(path, yaml)

@@ -7,6 +7,7 @@
 import type { CommandDef } from 'citty'
 import { compiled } from '../core/self'
 
+// biome-ignore lint/suspicious/noExplicitAny: each command has its own args type; citty takes any
 type Loader = () => Promise<CommandDef<any>>
 
 const separate =
@@ -14,7 +15,7 @@ const separate =
   async () => {
     // the executable is /$bunfs/root/burrow and the entrypoint /$bunfs/root/commands/NAME.js
     const url = compiled() ? new URL(`./commands/${name}.js`, import.meta.url) : new URL(`./${name}.ts`, import.meta.url)
-    return ((await import(url.href)) as { default: CommandDef<any> }).default
+    return ((await import(url.href)) as { default: Awaited<ReturnType<Loader>> }).default
   }
 
 export const commands: Record<string, Loader> = Object.assign(Object.create(null), {

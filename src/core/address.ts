@@ -46,7 +46,7 @@ export function parsePort(text: string, what: string, max = 65535, min = 1): num
 /** Rejects NUL, newlines and other control characters before any backend sees the host. */
 export function checkHostText(host: string): void {
   if (host === '') fail('parse host specification', 'it is empty')
-  // biome-ignore lint: control characters are exactly what is being rejected
+  // control characters are exactly what is being rejected
   if (/[\x00-\x1f\x7f]/.test(host)) {
     fail(`parse host specification ${JSON.stringify(host)}`, 'it contains a control character (NUL, newline, …)')
   }

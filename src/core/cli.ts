@@ -103,7 +103,7 @@ async function checkPositionals(cmd: Cmd, argv: string[]): Promise<void> {
 /** citty colours help whenever NO_COLOR=1, TERM=dumb, TEST and CI are unset, even into a pipe. */
 function plain(text: string): string {
   const colour = isatty(1) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
-  // biome-ignore lint: ESC is exactly what is being removed
+  // ESC is exactly what is being removed
   // citty pads every description to the longest one
   const trimmed = text.replace(/[ \t]+$/gm, '')
   return colour ? trimmed : trimmed.replace(/\x1b\[[0-9;]*m/g, '')

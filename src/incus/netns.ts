@@ -111,7 +111,7 @@ export function listenInside(
   port: number,
   onConnection: (stream: Duplex) => void,
 ): { port: number; stop(): void } {
-  let listener
+  let listener: Bun.TCPSocketListener<BunSocketStream>
   try {
     listener = inNetns(pid, () =>
       Bun.listen<BunSocketStream>({
@@ -263,7 +263,8 @@ class BunSocketStream extends Duplex {
     const n = this.#sock.write(p.buf)
     if (n < 0) {
       this.#pending = undefined
-      return p.cb(new Error('the connection is closed'))
+      p.cb(new Error('the connection is closed'))
+      return
     }
     // a partial write: the rest goes at `drain`
     if (n < p.buf.byteLength) return void (p.buf = p.buf.subarray(n))

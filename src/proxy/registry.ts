@@ -23,17 +23,23 @@ export type Address = NonNullable<ReturnType<(typeof backends)[number]['parse']>
 export type AddressKind = Address['kind']
 export type AddressOf<K extends AddressKind> = Extract<Address, { kind: K }>
 
-// the registry is the one place that handles every form alike, so it sees them without their types
-const all = backends as readonly Backend<any>[]
+/**
+ * A backend of any form: the registry is the one place that handles every form alike, and a
+ * backend's methods take its own address only (parameters are contravariant), hence `any`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type AnyBackend = Backend<any>
 
-function backendFor(addr: AddressBase): Backend<any> {
+const all: readonly AnyBackend[] = backends
+
+function backendFor(addr: AddressBase): AnyBackend {
   const b = all.find((x) => x.kind === addr.kind)
   if (!b) throw new Error(`no backend for ${addr.kind}`)
   return b
 }
 
 /** The backend whose prefix (with a separator) or whole name `host` uses; undefined for a TCP host. */
-export function formOf(host: string): Backend<any> | undefined {
+export function formOf(host: string): AnyBackend | undefined {
   return all.find(
     (b) => b.names?.some((n) => n.name === host) || b.prefixes.some((p) => SEPARATORS.some((s) => host.startsWith(p + s))),
   )
@@ -70,7 +76,7 @@ export async function resolveAddress(addr: Address): Promise<Address> {
 }
 
 /** The backend that owns `addr`'s form. */
-export function backendOf(addr: Address): Backend<any> {
+export function backendOf(addr: Address): AnyBackend {
   return backendFor(addr)
 }
 

@@ -164,4 +164,5 @@ const stateService = defineCommand({
   },
 })
 
+// biome-ignore lint/suspicious/noExplicitAny: each subcommand has its own args type
 export const routeSubCommands: Record<string, CommandDef<any>> = { check, ctl, replay, connect, 'state-service': stateService }

@@ -143,7 +143,7 @@ async function startup(): Promise<void> {
   const json = (await Bun.file(out).json()) as { results: { median: number; user: number; system: number }[] }
   console.log('\n| start-up, failed connect to a missing socket | wall (median) | CPU (user+sys, mean) |\n|---|---|---|')
   const names = ['burrow proxy', 'systemd-ssh-proxy 257', 'floor: empty compiled Bun binary', 'nc -U', 'socat']
-  json.results.forEach((r, i) => console.log(`| ${names[i]} | ${(r.median * 1000).toFixed(1)} ms | ${((r.user + r.system) * 1000).toFixed(1)} ms |`))
+  for (const [i, r] of json.results.entries()) console.log(`| ${names[i]} | ${(r.median * 1000).toFixed(1)} ms | ${((r.user + r.system) * 1000).toFixed(1)} ms |`)
 }
 
 try {

@@ -1,6 +1,6 @@
 // Bad input through the compiled binary: one line on stderr, exit 1, nothing on stdout, fast.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, chownSync, writeFileSync } from 'node:fs'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { mkdirSync, mkdtempSync, rmSync } from './fs'
 import { burrow, run, BURROW } from './run'

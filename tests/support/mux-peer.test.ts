@@ -147,7 +147,7 @@ describe('parseConnect follows firecracker', () => {
     // bytes after the LF are not consumed
     expect(parseConnect(enc('CONNECT 22\nSSH-2.0-x\r\n'))).toEqual({ port: 22, used: 11 })
     // no LF within 32 bytes: the 32 bytes are parsed as they are
-    expect(parseConnect(enc('CONNECT 22' + ' '.repeat(30)))).toEqual({ port: 22, used: 32 })
+    expect(parseConnect(enc(`CONNECT 22${' '.repeat(30)}`))).toEqual({ port: 22, used: 32 })
   })
   test('incomplete requests wait for more', () => {
     expect(parseConnect(enc('CONNECT 2'))).toBe('more')
@@ -162,7 +162,7 @@ describe('parseConnect follows firecracker', () => {
     expect(parseConnect(enc('CONNECT 0x16\n'))).toBe('bad')
     expect(parseConnect(enc('CONNECT\n\n\n\n\n\n'))).toBe('bad')
     expect(parseConnect(Buffer.from([...enc('CONNECT 2'), 0xff, 0x0a]))).toBe('bad')
-    expect(parseConnect(enc('CONNECT' + ' '.repeat(25) + '22\n'))).toBe('bad')
+    expect(parseConnect(enc(`CONNECT${' '.repeat(25)}22\n`))).toBe('bad')
   })
 })
 

@@ -66,7 +66,10 @@ const open = (socket: string) => Connection.openReadOnly(`qemu:///system?socket=
 describe('Connection against a scripted daemon', () => {
   test('opens read-only with auth none, and sends the URI without burrow\'s parameters', async () => {
     let sent: unknown[] = []
-    const conn = await open(daemon({ 1: (r) => ((sent = [r.optional((x) => x.string(100)), r.u32()]), () => {}) }))
+    const conn = await open(daemon({ 1: (r) => {
+        sent = [r.optional((x) => x.string(100)), r.u32()]
+        return () => {}
+      } }))
     await conn.close()
     expect(sent).toEqual(['qemu:///system', 1])
   })

@@ -164,7 +164,9 @@ export class EmbeddedState implements State {
     const dead = rows.filter((r) => !this.#alive(r, now))
     if (dead.length) {
       const del = this.db.query('DELETE FROM connections WHERE id = $id AND pidstart = $pidstart')
-      this.db.transaction(() => dead.forEach((r) => del.run({ id: r.id, pidstart: r.pidstart })))()
+      this.db.transaction(() => {
+      for (const r of dead) del.run({ id: r.id, pidstart: r.pidstart })
+    })()
     }
     return rows
       .filter((r) => !dead.includes(r))

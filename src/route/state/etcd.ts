@@ -14,7 +14,7 @@ import type { Banner, Check, Connection, ConnectionFilter, HostState, Registrati
 
 const enc = encodeURIComponent
 /** a key someone else wrote may not be valid URI encoding */
-const decodeURIComponent = (s: string) => {
+const decodeUri = (s: string) => {
   try {
     return globalThis.decodeURIComponent(s)
   } catch {
@@ -146,13 +146,13 @@ export class EtcdState implements State {
     ])
     const out = new Map<string, HostState>()
     for (const kv of checks) {
-      const id = decodeURIComponent(kv.key.slice(this.#k('hosts', '').length))
+      const id = decodeUri(kv.key.slice(this.#k('hosts', '').length))
       // an unreadable check is as good as none: the host is probed again
       const v = read(kv.key, kv.value, isCheck) ?? { state: 'unknown' as Check, ts: 0 }
       out.set(id, { id, state: v.state, ts: v.ts, disabled: false })
     }
     for (const kv of disabled) {
-      const id = decodeURIComponent(kv.key.slice(this.#k('disabled', '').length))
+      const id = decodeUri(kv.key.slice(this.#k('disabled', '').length))
       out.set(id, { ...(out.get(id) ?? { id, state: 'unknown', ts: 0 }), disabled: true })
     }
     return [...out.values()].sort((a, b) => a.id.localeCompare(b.id))
@@ -198,7 +198,7 @@ export class EtcdState implements State {
   async sticky(): Promise<Sticky[]> {
     const base = this.#k('sticky', '')
     return (await this.client.range(base)).flatMap((kv) => {
-      const [user = '', service = ''] = kv.key.slice(base.length).split('/').map(decodeURIComponent)
+      const [user = '', service = ''] = kv.key.slice(base.length).split('/').map(decodeUri)
       const v = read(kv.key, kv.value, isSticky)
       return v ? [{ user, service, dest: v.dest, expire: v.expire }] : []
     }).filter((s) => s.expire > Date.now())

@@ -96,7 +96,10 @@ export class RemoteState implements State {
   }
 
   #reply(m: Reply): void {
-    if (m.id === 0 && m.e) return this.#lost(m.e.replace(/^Failed to [^:]*: /, ''))
+    if (m.id === 0 && m.e) {
+      this.#lost(m.e.replace(/^Failed to [^:]*: /, ''))
+      return
+    }
     const p = this.#pending.get(m.id)
     if (!p) return
     this.#pending.delete(m.id)

@@ -30,7 +30,10 @@ interface Conn {
 async function claimSocketPath(path: string): Promise<void> {
   if (!existsSync(path)) return
   const answered = await Bun.connect({ unix: path, socket: { data() {} } }).then(
-    (s) => (s.end(), true),
+    (s) => {
+        s.end()
+        return true
+      },
     () => false,
   )
   if (answered) fail(`listen on ${path}`, 'another state service is running there')

@@ -178,7 +178,7 @@ export class ConnectionAuth {
     const out = new Set<Method>()
     for (const chain of this.opts.chains) {
       if ([...this.#passed].every((m) => chain.includes(m)))
-        chain.filter((m) => !this.#passed.has(m)).forEach((m) => out.add(m))
+        for (const m of chain) if (!this.#passed.has(m)) out.add(m)
     }
     return [...out]
   }

@@ -46,7 +46,7 @@ export async function serveNativeSftp(
   instance: string,
   project: string,
 ): Promise<void> {
-  let conn
+  let conn: Awaited<ReturnType<typeof openSftp>>
   try {
     conn = await openSftp(client, instance, project)
   } catch (err) {

@@ -32,13 +32,18 @@ export function openAgentChannel(
     PACKET_SIZE: number
   }
   const c = conn as unknown as Internals
-  if (typeof c._chanMgr?.add !== 'function' || typeof c._protocol?.openssh_authAgent !== 'function')
-    return cb(new Error('this ssh2 version has no auth-agent channel internals'))
+  if (typeof c._chanMgr?.add !== 'function' || typeof c._protocol?.openssh_authAgent !== 'function') {
+    cb(new Error('this ssh2 version has no auth-agent channel internals'))
+    return
+  }
   const wrapper = Object.assign((err: Error | undefined, ch?: ServerChannel) => cb(err, ch), {
     type: 'auth-agent@openssh.com',
   })
   const local = c._chanMgr.add(wrapper)
-  if (local === -1) return cb(new Error('No free channels available'))
+  if (local === -1) {
+    cb(new Error('No free channels available'))
+    return
+  }
   c._protocol.openssh_authAgent(local, MAX_WINDOW, PACKET_SIZE)
 }
 

@@ -4,13 +4,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { fail } from '../../core/errors'
-import { logger } from '../../core/log'
 import type { Method } from '../auth/auth'
 import { parseAuthMethods } from '../auth/auth'
 import type { ShellMode } from '../session/command'
 import { SHELL_MODES } from '../session/command'
 import { parseDuration, parsePenalty, parseStartups } from './limits'
-import { LoginError } from '../auth/login'
+import type { LoginError } from '../auth/login'
 import type { ServeOptions } from './server'
 import type { ServeArgs } from './args'
 

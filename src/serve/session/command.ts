@@ -103,7 +103,9 @@ export function killTreeCommand(marker: string, pty: boolean): string[] {
     `  tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "${MARKER_VAR}=$m" || continue`,
     // stat after the last ") " (comm may hold spaces): state ppid pgrp session tty tpgid …
     // starttime is the 20th
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not JS
     '  s=$(cat "$p/stat" 2>/dev/null) || continue; s=${s##*) }; set -- $s',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not JS
     '  all="$all ${p#/proc/} "; info="$info ${p#/proc/}:$2:$3:$4:$6:${20}"',
     'done',
     // the command itself: the oldest carrier whose parent carries no marker (orphans of a

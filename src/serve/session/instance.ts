@@ -124,7 +124,7 @@ export class Instances {
     this.checkReach(t.remote, t.instance, t.project)
     const client = this.client(t.remote)
     const where = `${t.remote ? `${t.remote}:` : ''}${t.instance}${t.project === 'default' ? '' : ` in project ${t.project}`}`
-    let info
+    let info: Awaited<ReturnType<typeof client.instance>>
     try {
       info = await client.instance(t.instance, t.project)
     } catch (err) {
