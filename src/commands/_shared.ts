@@ -1,4 +1,5 @@
 import type { ArgDef } from 'citty'
+import { formsHelp } from '../proxy/registry'
 
 export { debugArgs } from '../core/args'
 
@@ -6,7 +7,7 @@ export { debugArgs } from '../core/args'
 export const targetArgs = {
   host: {
     type: 'positional',
-    description: 'unix/PATH, vsock/CID, vsock-mux/PATH, machine/NAME, qemu/NAME, incus/NAME, .host, or a TCP host; `%` may replace `/`',
+    description: formsHelp(),
     required: true,
   },
   port: { type: 'positional', description: 'Port (ssh %p)', default: '22', required: false },

@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty'
+import { hostKeysHelp } from '../proxy/install-config'
 import { debugArgs } from './_shared'
 
 export default defineCommand({
@@ -14,7 +15,7 @@ export default defineCommand({
     binary: { type: 'string', valueHint: 'PATH', description: 'Path of burrow in ProxyCommand (default: this binary)' },
     'strict-host-keys': {
       type: 'boolean',
-      description: 'Check host keys for every form (default: only .host, machine/.host and qemu*; unix, vsock, vsock-mux, machine and incus hosts are throwaway)',
+      description: hostKeysHelp(),
     },
     ...debugArgs,
   },

@@ -6,30 +6,56 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { SEPARATORS } from '../core/address'
 import { fail } from '../core/errors'
 import { selfCommand } from '../core/self'
+import { backends } from './registry'
 
 export const MARKER = '# burrow-managed: written by `burrow install-config`'
 
-const both = (forms: string[]) => forms.flatMap((f) => [`${f}/*`, `${f}%*`])
-
-/** Host patterns: every form in both spellings (`%` survives %h lowercasing and scp/rsync). */
-export const HOST_PATTERNS = [
-  '.host',
-  ...both(['unix', 'vsock', 'vsock-mux', 'machine', 'qemu', 'qemu:system', 'qemu:session', 'incus']),
-]
-
 /**
- * Forms whose host keys are not recorded: throwaway VMs and containers that reuse a CID, socket
- * path or machine name with fresh keys (systemd's drop-in does the same for unix, vsock, vsock-mux
- * and machine). `.host` and `machine/.host` (this host's own sshd) and `qemu*` (libvirt domains,
- * stable machines: libvirt's drop-in keeps checking) keep OpenSSH's checking. Incus instances keep
- * the behaviour they had (recreated under the same name all the time, reached through the Incus API).
+ * The drop-in's two `Match host` lists, derived from what the backends declare (registry.ts):
+ * every form's prefix in both spellings plus its whole-host names (`%` survives %h lowercasing
+ * and scp/rsync), and, of those, the ones whose host keys are throwaway. A name whose policy
+ * differs from its form's (machine/.host is this host's own sshd) is negated there.
  */
-export const THROWAWAY_PATTERNS = [
-  ...both(['unix', 'vsock', 'vsock-mux', 'machine', 'incus']),
-  '!machine/.host',
-  '!machine%.host',
+export function matchPatterns(): { hosts: string[]; throwaway: string[] } {
+  const hosts: string[] = []
+  const throwaway: string[] = []
+  const negated: string[] = []
+  for (const b of backends) {
+    if (b.hostKeys === undefined) continue
+    const prefixes = b.prefixes.flatMap((p) => SEPARATORS.map((s) => `${p}${s}*`))
+    for (const n of b.names ?? []) {
+      const coveredByPrefix = b.prefixes.some((p) => SEPARATORS.some((s) => n.name.startsWith(p + s)))
+      if (!coveredByPrefix) hosts.push(n.name)
+      if (n.hostKeys === 'throwaway' && (b.hostKeys !== 'throwaway' || !coveredByPrefix)) throwaway.push(n.name)
+      if (n.hostKeys !== 'throwaway' && b.hostKeys === 'throwaway' && coveredByPrefix) negated.push(`!${n.name}`)
+    }
+    hosts.push(...prefixes)
+    if (b.hostKeys === 'throwaway') throwaway.push(...prefixes)
+  }
+  // whole names first, as a reader looks for `.host`; order does not change what matches
+  return { hosts: sortNamesFirst(hosts), throwaway: [...throwaway, ...negated] }
+}
+
+/** `--strict-host-keys`'s help: which forms keep OpenSSH's checking and which are throwaway. */
+export function hostKeysHelp(): string {
+  const checked: string[] = []
+  const throwaway: string[] = []
+  for (const b of backends) {
+    if (b.hostKeys === undefined) continue
+    for (const n of b.names ?? []) (n.hostKeys === 'check' ? checked : throwaway).push(n.name.replace('%', '/'))
+    const forms = b.prefixes.length > 1 ? [`${b.prefixes[0]}*`] : [...b.prefixes]
+    ;(b.hostKeys === 'check' ? checked : throwaway).push(...forms)
+  }
+  const unique = (xs: string[]) => [...new Set(xs)].join(', ')
+  return `Check host keys for every form (default: only ${unique(checked)}; ${unique(throwaway)} hosts are throwaway)`
+}
+
+const sortNamesFirst = (patterns: string[]) => [
+  ...patterns.filter((p) => !p.endsWith('*')),
+  ...patterns.filter((p) => p.endsWith('*')),
 ]
 
 export interface InstallOptions {
@@ -46,6 +72,7 @@ const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
 export { selfCommand }
 
 export function renderFragment(binary: string, strictHostKeys = false): string {
+  const { hosts, throwaway } = matchPatterns()
   const lines = [
     MARKER,
     '# Remove with `burrow install-config --uninstall`; rerun install-config rather than editing.',
@@ -55,7 +82,7 @@ export function renderFragment(binary: string, strictHostKeys = false): string {
     '# read `unix%/run/vm.sock:/path` as a local path, and need such an alias.',
     '# %n is the host as typed: OpenSSH lowercases %h for names without `%` or `:`,',
     '# and burrow uses %n when it differs from %h only in case (unix/tmp/AbC keeps its case).',
-    `Match host ${HOST_PATTERNS.join(',')}`,
+    `Match host ${hosts.join(',')}`,
     `    ProxyCommand ${binary} proxy --typed '%n' '%h' %p`,
     '    ProxyUseFdpass yes',
     '    CheckHostIP no',
@@ -67,7 +94,7 @@ export function renderFragment(binary: string, strictHostKeys = false): string {
       '# keys, and these transports only reach this host (the kernel, not the network, picks the',
       '# peer), so their keys are not recorded. .host, machine/.host and qemu* (stable machines)',
       '# keep the usual checking. Install with --strict-host-keys to check every form.',
-      `Match host ${THROWAWAY_PATTERNS.join(',')}`,
+      `Match host ${throwaway.join(',')}`,
       '    StrictHostKeyChecking no',
       '    UserKnownHostsFile /dev/null',
       '    GlobalKnownHostsFile /dev/null',

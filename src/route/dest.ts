@@ -4,8 +4,7 @@
  * (`unix/run/vm.sock`, `vsock/4711`, `vsock-mux/run/fc.sock:2222`) that ssh reaches through
  * `burrow proxy`. Each becomes one Dest whose `id` is its key in the state store.
  */
-import { formatPath } from '../core/address'
-import { parseAddress } from '../proxy/registry'
+import { formatAddress, formOf, parseAddress } from '../proxy/registry'
 
 export interface Dest {
   /** canonical `host:port` (TCP) or burrow address (+ `:port` when not 22); the state key */
@@ -65,13 +64,13 @@ function expandGroups(text: string): string[] {
   return items.flatMap((item) => expandGroups(`${head}${item}${tail}`))
 }
 
-/** `<form>/…` or `<form>%…`: some backend's address rather than a TCP host */
+/** `<word>/…` or `<word>%…` of no known form: parseAddress then explains what is wrong */
 const PREFIXED = /^[a-z][a-z0-9:-]*[/%]/
 
 /** One entry without brackets → Dest; throws a plain Error with the reason. */
 export function parseDest(entry: string): Dest {
   if (entry === '' || /\s/.test(entry)) throw new Error(`'${entry}' is not a host name`)
-  if (PREFIXED.test(entry) || entry === '.host') return burrowDest(entry)
+  if (formOf(entry) || PREFIXED.test(entry)) return burrowDest(entry)
   let host = entry
   let port = 22
   const v6 = /^\[([^\]]+)\](?::([0-9]+))?$/.exec(entry)
@@ -99,22 +98,24 @@ function portOf(text: string, entry: string): number {
   return port
 }
 
-/** vsock and vsock-mux take a `:port` suffix (a CID never contains `:`); other forms keep 22. */
+/**
+ * Forms that declare `portSuffix` (vsock, vsock-mux: a CID never contains `:`) take `ADDRESS:PORT`;
+ * the others keep 22. The state key is the address as its backend formats it.
+ */
 function burrowDest(entry: string): Dest {
   let spec = entry
   let port = 22
-  const m = /^(vsock|vsock-mux)([/%].*):([0-9]{1,10})$/.exec(entry)
-  if (m) {
-    spec = `${m[1]}${m[2]}`
-    port = Number(m[3])
+  const m = /^(.*):([0-9]{1,10})$/.exec(entry)
+  if (m && formOf(m[1]!)?.portSuffix) {
+    spec = m[1]!
+    port = Number(m[2])
   }
   let canonical: string
   try {
     const addr = parseAddress(spec, String(port))
     if (addr.kind === 'tcp') throw new Error('not a burrow address')
-    if (addr.kind === 'vsock') canonical = `vsock/${addr.cid}`
-    else if (addr.kind === 'unix' || addr.kind === 'vsock-mux') canonical = formatPath(addr.kind, addr.path)
-    else canonical = spec.replace(/^([a-z][a-z0-9:-]*)%/, '$1/')
+    const text = formatAddress(addr)
+    canonical = text.slice(0, text.lastIndexOf(' '))
   } catch (err) {
     throw new Error(`'${entry}': ${err instanceof Error ? err.message.replace(/^Failed to /, 'cannot ') : err}`)
   }
