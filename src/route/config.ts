@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Node as YamlNode } from 'yaml'
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml'
+import { isMap, isSeq } from 'yaml'
+import { loadYaml } from '../core/yaml'
 import { fail } from '../core/errors'
 import type { Dest } from './dest'
 import { expandDests } from './dest'
@@ -180,17 +181,7 @@ export function loadConfig(file: string): LoadedConfig {
 }
 
 export function parseConfig(text: string, file: string): LoadedConfig {
-  const lines = new LineCounter()
-  // uniqueKeys: false because yaml's own check compares each key with every earlier one
-  // (quadratic: 40k keys took 7.8 s); checkObject and friends check with a Set instead
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false })
-  const where: Where = { file, lines }
-  const err = doc.errors[0]
-  if (err) {
-    const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0])
-    fail(`load ${file}${pos ? `:${pos.line}:${pos.col}` : ''}`, err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''))
-  }
-  const root = doc.contents as YamlNode | null
+  const { root, where } = loadYaml(text, file)
   if (root === null) fail(`load ${file}`, 'the file is empty; it needs at least `dest:`')
   if (!isMap(root)) bad(where, root, 'the config must be a map of keys to values')
   const overrides: Override[] = []

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Node as YamlNode } from 'yaml'
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
+import { isMap, isScalar } from 'yaml'
+import { loadYaml } from '../../core/yaml'
 import { fail } from '../../core/errors'
 import type { Spec, Where } from '../../core/schema'
 import { bad, check, checkObject, uniqueKey } from '../../core/schema'
@@ -72,16 +73,7 @@ export function loadCreateConfig(path?: string): CreateConfig {
 }
 
 export function parseCreateConfig(text: string, file: string): CreateConfig {
-  const lines = new LineCounter()
-  // yaml's own uniqueKeys check is quadratic; checkObject/check/strings use a Set (uniqueKey)
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false })
-  const where: Where = { file, lines }
-  const err = doc.errors[0]
-  if (err) {
-    const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0])
-    fail(`load ${file}:${pos.line}:${pos.col}`, err.message.split('\n')[0]!)
-  }
-  const root = doc.contents as YamlNode | null
+  const { root, where } = loadYaml(text, file)
   if (root === null) return { file, defaults: { ...BUILT_IN } }
   const top = checkObject(
     where,
