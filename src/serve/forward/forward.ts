@@ -1,6 +1,6 @@
 /**
  * Port and socket forwarding of one SSH connection, through Incus proxy devices (see
- * backends/incus/forward.ts): `-L`/`-D` (direct-tcpip), `-L` to a socket path
+ * incus/forward.ts): `-L`/`-D` (direct-tcpip), `-L` to a socket path
  * (direct-streamlocal), `-R` (tcpip-forward) and `-R` to a socket path (streamlocal-forward),
  * and the agent socket. Every device is removed when the connection ends.
  */
