@@ -1,8 +1,10 @@
 /**
  * Pre-authentication work cannot stall others: the key exchanges offered (as the real client
- * reads them with ssh -vv) are exactly the fast ones, each is timed here, the slow finite-field
- * groups and the unimplemented group exchange are refused at once, and a live session keeps its
- * latency while unauthenticated clients run the slowest offered exchange over and over.
+ * reads them with ssh -vv) are exactly the fast ones and each completes, the slow finite-field
+ * groups and the unimplemented group exchange are refused at negotiation, and a live session
+ * keeps its latency while unauthenticated clients run the slowest offered exchange over and over.
+ * What each exchange costs in milliseconds is a speed figure, not a rule: bench/kex.ts prints it
+ * beside OpenSSH's sshd.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { incusAvailable } from '../../src/incus/testing'
@@ -11,8 +13,20 @@ import type { Serve } from './support'
 import { C1, prepareTargets, sshArgs, startServe } from './support'
 
 let s: Serve
-/** median handshake time of each offered exchange, from the timing test */
-const medians = new Map<string, number>()
+/**
+ * The costliest offered exchange: the largest curve. Chosen by construction, not by timing it
+ * here: the handshake's wall time is mostly the client's start and round trips, and on a busy
+ * machine its noise picked curve25519 as the "slowest" (bench/kex.ts measures the server's CPU).
+ */
+const SLOWEST = 'ecdh-sha2-nistp521'
+/** how long the live session is pinged, once without and once with the handshake flood */
+const WINDOW_MS = 3000
+/**
+ * What the flood may add to the live session's worst echo. A handshake that blocks serve's event
+ * loop (a slow exchange computed inline) delays every echo queued behind it by its whole
+ * computation; scheduling noise on a busy machine is in the baseline measured just before.
+ */
+const STALL_BUDGET_MS = 500
 
 /** an unauthenticated handshake with only `kex`: its wall time and what ssh -vv said */
 async function handshake(kex: string): Promise<{ ms: number; log: string; code: number }> {
@@ -51,22 +65,13 @@ describe.skipIf(!incusAvailable())('serve: key exchange', () => {
     expect(sigAlgs).toContain('rsa-sha2-512')
   })
 
-  test('each offered exchange completes in well under a second (timings printed)', async () => {
-    const rows: string[] = []
+  test('each offered exchange completes and reaches authentication', async () => {
+    expect(OFFERED_KEX).toContain(SLOWEST)
     for (const kex of OFFERED_KEX) {
-      const times: number[] = []
-      for (let i = 0; i < 3; i++) {
-        const r = await handshake(kex)
-        expect(r.log).toContain(`kex: algorithm: ${kex}`)
-        expect(r.log).toContain('Permission denied')
-        times.push(r.ms)
-      }
-      times.sort((a, b) => a - b)
-      medians.set(kex, times[1]!)
-      rows.push(`${kex.padEnd(32)} median ${times[1]!.toFixed(0)} ms (min ${times[0]!.toFixed(0)}, max ${times[2]!.toFixed(0)})`)
-      expect(times[1]!).toBeLessThan(1000)
+      const r = await handshake(kex)
+      expect(r.log).toContain(`kex: algorithm: ${kex}`)
+      expect(r.log).toContain('Permission denied')
     }
-    console.log(`ssh handshake to auth refusal, 3 runs each:\n${rows.join('\n')}`)
   })
 
   test.each([
@@ -79,45 +84,63 @@ describe.skipIf(!incusAvailable())('serve: key exchange', () => {
     const r = await handshake(kex)
     expect(r.code).toBe(255)
     expect(r.log).toContain('no matching key exchange method found')
-    expect(r.ms).toBeLessThan(1000)
+    // "at once" is the protocol's order, not a stopwatch: the client gives up right after the two
+    // KEXINITs, so no exchange message was sent and the server computed nothing
+    expect(r.log).toContain('kex: algorithm: (no match)')
+    expect(r.log).not.toContain('expecting SSH2_MSG_KEX')
   })
 
   test('a live session stays responsive while others run the slowest offered exchange', async () => {
-    const live = Bun.spawn([...sshArgs(s, C1), 'cat'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+    const live = Bun.spawn([...sshArgs(s, C1), 'cat'], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
     const reader = live.stdout.getReader()
-    const rtt = async (i: number) => {
+    let n = 0
+    const rtt = async () => {
+      const ping = `ping ${n++}\n`
       const started = performance.now()
-      live.stdin.write(`ping ${i}\n`)
+      live.stdin.write(ping)
       live.stdin.flush()
       let got = ''
-      while (!got.includes(`ping ${i}\n`)) got += new TextDecoder().decode((await reader.read()).value)
+      while (!got.includes(ping)) got += new TextDecoder().decode((await reader.read()).value)
       return performance.now() - started
     }
-    await rtt(-1)
-    const slowest = [...medians].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'ecdh-sha2-nistp521'
+    /** the session's echo times over one window, worst last */
+    const pings = async () => {
+      const rtts: number[] = []
+      const until = performance.now() + WINDOW_MS
+      while (performance.now() < until) {
+        rtts.push(await rtt())
+        await Bun.sleep(50)
+      }
+      return rtts.sort((a, b) => a - b)
+    }
+    await rtt()
+    // the same session on the same machine under whatever else loads it, without the flood
+    const quiet = await pings()
     let stop = false
     let handshakes = 0
     const flood = Array.from({ length: 4 }, async () => {
       while (!stop) {
-        await handshake(slowest)
-        handshakes++
+        const r = await handshake(SLOWEST)
+        // only a handshake that ran the exchange counts (a refused one costs the server nothing)
+        if (r.log.includes(`kex: algorithm: ${SLOWEST}`) && r.log.includes('Permission denied'))
+          handshakes++
       }
     })
-    const rtts: number[] = []
-    const until = performance.now() + 3000
-    for (let i = 0; performance.now() < until; i++) {
-      rtts.push(await rtt(i))
-      await Bun.sleep(50)
-    }
+    const flooded = await pings()
     stop = true
     await Promise.all(flood)
     live.stdin.end()
     await live.exited
-    rtts.sort((a, b) => a - b)
+    const median = (xs: number[]) => xs[xs.length >> 1]!.toFixed(1)
     console.log(
-      `live session echo during ${handshakes} ${slowest} handshakes: median ${rtts[rtts.length >> 1]!.toFixed(1)} ms, max ${rtts.at(-1)!.toFixed(1)} ms`,
+      `live session echo, median / max: ${median(quiet)} / ${quiet.at(-1)!.toFixed(1)} ms alone, ` +
+        `${median(flooded)} / ${flooded.at(-1)!.toFixed(1)} ms during ${handshakes} ${SLOWEST} handshakes`,
     )
     expect(handshakes).toBeGreaterThan(4)
-    expect(rtts.at(-1)!).toBeLessThan(500)
+    expect(flooded.at(-1)!).toBeLessThan(quiet.at(-1)! + STALL_BUDGET_MS)
   })
 })
