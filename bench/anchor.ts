@@ -23,8 +23,17 @@ export async function sshdInside(
   await daemon('pgrep -x sshd >/dev/null || /usr/sbin/sshd')
   const sock = join(dir, 'sshd.sock')
   await incus('config', 'device', 'remove', FWD, DEVICE).catch(() => {})
-  await incus('config', 'device', 'add', FWD, DEVICE, 'proxy', 'bind=host', `listen=unix:${sock}`,
-    'connect=tcp:127.0.0.1:22')
+  await incus(
+    'config',
+    'device',
+    'add',
+    FWD,
+    DEVICE,
+    'proxy',
+    'bind=host',
+    `listen=unix:${sock}`,
+    'connect=tcp:127.0.0.1:22',
+  )
   return {
     /** CPU seconds of sshd and its reaped children (every finished connection) so far */
     async cpu() {
@@ -32,8 +41,15 @@ export async function sshdInside(
       const st = r.stdout.slice(r.stdout.lastIndexOf(')') + 2).split(' ')
       return (Number(st[11]) + Number(st[12]) + Number(st[13]) + Number(st[14])) / 100
     },
-    opts: [...batchSshOptions(key), '-o', 'ProxyUseFdpass=yes', '-o',
-      `ProxyCommand=${BURROW} proxy unix%%${sock} %p`, '-o', 'User=root'],
+    opts: [
+      ...batchSshOptions(key),
+      '-o',
+      'ProxyUseFdpass=yes',
+      '-o',
+      `ProxyCommand=${BURROW} proxy unix%%${sock} %p`,
+      '-o',
+      'User=root',
+    ],
     close: () => incus('config', 'device', 'remove', FWD, DEVICE).then(() => {}),
   }
 }

@@ -32,14 +32,27 @@ function rate(name: string, fn: (i: number) => void): void {
   const mb = (ROUNDS * PKT) / 1e6
   const wall = mb / ((performance.now() - t) / 1000)
   const perCpu = mb / ((used.user + used.system) / 1e6)
-  console.log(`${name.padEnd(52)} ${wall.toFixed(0).padStart(6)} MB/s wall ${perCpu.toFixed(0).padStart(6)} MB/s per CPU s`)
+  console.log(
+    `${name.padEnd(52)} ${wall.toFixed(0).padStart(6)} MB/s wall ${perCpu.toFixed(0).padStart(6)} MB/s per CPU s`,
+  )
 }
 
 async function wasmChacha() {
   const src = new URL('chacha/chacha20-simd.c', import.meta.url).pathname
   const wasm = '/tmp/bsp-bench-chacha20-simd.wasm'
-  const cc = Bun.spawnSync(['clang', '--target=wasm32', '-O3', '-msimd128', '-mbulk-memory',
-    '-nostdlib', '-Wl,--no-entry', '-Wl,--export-all', '-o', wasm, src])
+  const cc = Bun.spawnSync([
+    'clang',
+    '--target=wasm32',
+    '-O3',
+    '-msimd128',
+    '-mbulk-memory',
+    '-nostdlib',
+    '-Wl,--no-entry',
+    '-Wl,--export-all',
+    '-o',
+    wasm,
+    src,
+  ])
   if (cc.exitCode !== 0) return undefined
   const { instance } = await WebAssembly.instantiate(await Bun.file(wasm).arrayBuffer())
   const x = instance.exports as {
@@ -61,7 +74,8 @@ async function wasmChacha() {
     xor(buf: Uint8Array, counter: number, seq: number) {
       state[13] = 0
       state[14] = 0
-      state[15] = ((seq >>> 24) | ((seq >>> 8) & 0xff00) | ((seq & 0xff00) << 8) | (seq << 24)) >>> 0
+      state[15] =
+        ((seq >>> 24) | ((seq >>> 8) & 0xff00) | ((seq & 0xff00) << 8) | (seq << 24)) >>> 0
       const m = mem()
       m.set(buf, data)
       x.xor_stream(counter, buf.length)
@@ -78,9 +92,18 @@ interface Poly1305Module {
 }
 
 async function wasmPoly() {
-  const mod = await (require('ssh2/lib/protocol/crypto/poly1305.js') as () => Promise<Poly1305Module>)()
+  const mod = await (
+    require('ssh2/lib/protocol/crypto/poly1305.js') as () => Promise<Poly1305Module>
+  )()
   const out = mod._malloc(16)
-  const auth = mod.cwrap('poly1305_auth', null, ['number', 'array', 'number', 'array', 'number', 'array'])
+  const auth = mod.cwrap('poly1305_auth', null, [
+    'number',
+    'array',
+    'number',
+    'array',
+    'number',
+    'array',
+  ])
   return (a: Uint8Array, b: Uint8Array, k: Uint8Array, tag: Uint8Array) => {
     auth(out, a, a.length, b, b.length, k)
     tag.set(new Uint8Array(mod.HEAPU8.buffer, out, 16))

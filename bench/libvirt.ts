@@ -31,7 +31,10 @@ const dir = mkdtempSync('/tmp/burrow-bench-')
 
 /** Runs virsh once with many commands on stdin (one process instead of hundreds). */
 function virsh(commands: string[]): void {
-  const r = spawnSync('virsh', ['-q', '-c', URI], { input: `${commands.join('\n')}\n`, encoding: 'utf8' })
+  const r = spawnSync('virsh', ['-q', '-c', URI], {
+    input: `${commands.join('\n')}\n`,
+    encoding: 'utf8',
+  })
   if (r.status !== 0) console.error(`virsh: ${r.stderr.trim()}`)
 }
 
@@ -39,7 +42,9 @@ const names = Array.from({ length: COUNT }, (_, i) => `${PREFIX}VM-${String(i).p
 
 function undefineAll(): void {
   // this run's domains, plus those of killed runs (their pid is gone)
-  const list = spawnSync('virsh', ['-q', '-c', URI, 'list', '--all', '--name'], { encoding: 'utf8' })
+  const list = spawnSync('virsh', ['-q', '-c', URI, 'list', '--all', '--name'], {
+    encoding: 'utf8',
+  })
   const listed = list.stdout.split('\n')
   const stale = listed.filter((n) => {
     const pid = /^burrow-bench-([0-9]+)-/.exec(n)?.[1]
@@ -64,11 +69,25 @@ function define(): void {
 function hyperfine(rows: [string, string][]): Record<string, number> {
   const json = join(dir, 'hyperfine.json')
   // -i: a defined domain never runs here, so burrow's lookup ends in the not-running refusal
-  const args = ['-N', '-i', '--style', 'none', '--warmup', '3', '--runs', String(RUNS), '--export-json', json]
+  const args = [
+    '-N',
+    '-i',
+    '--style',
+    'none',
+    '--warmup',
+    '3',
+    '--runs',
+    String(RUNS),
+    '--export-json',
+    json,
+  ]
   for (const [name, cmd] of rows) args.push('-n', name, cmd)
   const r = spawnSync('hyperfine', args, { stdio: ['ignore', 'ignore', 'inherit'] })
   if (r.status !== 0) throw new Error(`hyperfine failed (${r.status})`)
-  const results = JSON.parse(readFileSync(json, 'utf8')).results as { command: string; median: number }[]
+  const results = JSON.parse(readFileSync(json, 'utf8')).results as {
+    command: string
+    median: number
+  }[]
   return Object.fromEntries(results.map((x) => [x.command, x.median * 1000]))
 }
 
@@ -84,9 +103,14 @@ try {
   undefineAll()
   define()
   const vm = names[Math.floor(COUNT / 2)]!
-  const check = spawnSync(BURROW, ['proxy', '--resolve', `qemu:system/${vm}`, '22'], { encoding: 'utf8' })
+  const check = spawnSync(BURROW, ['proxy', '--resolve', `qemu:system/${vm}`, '22'], {
+    encoding: 'utf8',
+  })
   // the same lookup as for a running domain (name, XML, CID, then its state), ending in the refusal
-  if (!check.stderr.includes(`it is shut off`) || !check.stderr.includes(`its CID ${10000 + Math.floor(COUNT / 2)} `)) {
+  if (
+    !check.stderr.includes(`it is shut off`) ||
+    !check.stderr.includes(`its CID ${10000 + Math.floor(COUNT / 2)} `)
+  ) {
     throw new Error(`burrow resolved '${check.stdout}' ${check.stderr}`)
   }
   const ms = hyperfine([
@@ -101,7 +125,9 @@ try {
   console.log(`libvirtd with ${COUNT} defined domains, median of ${RUNS} runs, domain ${vm}`)
   console.log(`${'command'.padEnd(32)}${'median ms'.padStart(10)}${'× virsh'.padStart(10)}`)
   for (const [name, t] of Object.entries(ms)) {
-    console.log(`${name.padEnd(32)}${t.toFixed(1).padStart(10)}${(t / ref).toFixed(2).padStart(10)}`)
+    console.log(
+      `${name.padEnd(32)}${t.toFixed(1).padStart(10)}${(t / ref).toFixed(2).padStart(10)}`,
+    )
   }
 } finally {
   undefineAll()

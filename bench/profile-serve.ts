@@ -25,21 +25,54 @@ Bun.spawnSync(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'i
 writeFileSync(join(dir, 'root.keys'), readFileSync(join(dir, 'id.pub')))
 const log = join(dir, 'serve.log')
 const serve = Bun.spawn(
-  [process.execPath, '--preload', `${root}scripts/ssh2-preload.ts`, '--cpu-prof', `--cpu-prof-dir=${dir}`,
-    `${root}src/cli.ts`, 'serve', '--listen', '127.0.0.1:0', '--authorized-keys', join(dir, '%u.keys'), '--debug'],
-  { env: { ...process.env, NO_COLOR: '1', BURROW_STATE_DIR: join(dir, 'state') }, stderr: Bun.file(log) },
+  [
+    process.execPath,
+    '--preload',
+    `${root}scripts/ssh2-preload.ts`,
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    `${root}src/cli.ts`,
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--authorized-keys',
+    join(dir, '%u.keys'),
+    '--debug',
+  ],
+  {
+    env: { ...process.env, NO_COLOR: '1', BURROW_STATE_DIR: join(dir, 'state') },
+    stderr: Bun.file(log),
+  },
 )
 let port = 0
 while (!port) {
   await Bun.sleep(50)
   port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(readFileSync(log, 'utf8'))?.[1] ?? 0)
 }
-const ssh = ['ssh', '-p', String(port), ...batchSshOptions(join(dir, 'id')), '-o', `User=${C1}`,
-  ...(values.cipher ? ['-c', values.cipher] : []), '127.0.0.1']
+const ssh = [
+  'ssh',
+  '-p',
+  String(port),
+  ...batchSshOptions(join(dir, 'id')),
+  '-o',
+  `User=${C1}`,
+  ...(values.cipher ? ['-c', values.cipher] : []),
+  '127.0.0.1',
+]
 const file = `/root/bench-${values.mib}m`
-Bun.spawnSync(['incus', 'exec', C1, '--', 'sh', '-c', `[ -s ${file} ] || head -c ${values.mib}M /dev/urandom > ${file}`])
-const cmd = values.dir === 'down' ? `${ssh.join(' ')} cat ${file} > /dev/null`
-  : `head -c ${values.mib}M /dev/zero | ${ssh.join(' ')} 'cat > /dev/null'`
+Bun.spawnSync([
+  'incus',
+  'exec',
+  C1,
+  '--',
+  'sh',
+  '-c',
+  `[ -s ${file} ] || head -c ${values.mib}M /dev/urandom > ${file}`,
+])
+const cmd =
+  values.dir === 'down'
+    ? `${ssh.join(' ')} cat ${file} > /dev/null`
+    : `head -c ${values.mib}M /dev/zero | ${ssh.join(' ')} 'cat > /dev/null'`
 const cpuOf = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')
   return (Number(stat[13]) + Number(stat[14])) / 100
@@ -61,8 +94,12 @@ const cpu0 = cpuOf(serve.pid)
 const t = performance.now()
 const p = Bun.spawnSync(['bash', '-c', `time (${cmd})`], { stderr: 'pipe' })
 const secs = (performance.now() - t) / 1000
-console.log(`${values.dir} ${values.mib} MiB: ${secs.toFixed(2)} s, ${((Number(values.mib) * 1.048576) / secs).toFixed(0)} MB/s; client ${p.stderr.toString().trim().replace(/\s+/g, ' ')}`)
-console.log(`serve CPU during the transfer (login included): ${(cpuOf(serve.pid) - cpu0).toFixed(2)} s`)
+console.log(
+  `${values.dir} ${values.mib} MiB: ${secs.toFixed(2)} s, ${((Number(values.mib) * 1.048576) / secs).toFixed(0)} MB/s; client ${p.stderr.toString().trim().replace(/\s+/g, ' ')}`,
+)
+console.log(
+  `serve CPU during the transfer (login included): ${(cpuOf(serve.pid) - cpu0).toFixed(2)} s`,
+)
 for (const [k, v] of threads()) {
   const d = v - (th0.get(k) ?? 0)
   if (d > 0.01) console.log(`  thread ${k}: ${d.toFixed(2)} s`)
@@ -71,8 +108,15 @@ serve.kill('SIGINT')
 await serve.exited
 const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
 if (!prof) throw new Error('no profile written')
-type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-const data = JSON.parse(readFileSync(join(dir, prof), 'utf8')) as { nodes: Node[]; samples: number[] }
+type Node = {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  children?: number[]
+}
+const data = JSON.parse(readFileSync(join(dir, prof), 'utf8')) as {
+  nodes: Node[]
+  samples: number[]
+}
 const self = new Map<number, number>()
 for (const s of data.samples) self.set(s, (self.get(s) ?? 0) + 1)
 const byName = new Map<string, number>()

@@ -52,29 +52,45 @@ async function sessions(): Promise<void> {
   type Peer = keyof typeof peers
   const names = Object.keys(peers) as Peer[]
   const configs = Object.fromEntries(
-    Object.entries(peers).map(([name, opts]) => [name, sshd.sshConfig(`Host *\n${opts.replace(/^/gm, '    ')}`)]),
+    Object.entries(peers).map(([name, opts]) => [
+      name,
+      sshd.sshConfig(`Host *\n${opts.replace(/^/gm, '    ')}`),
+    ]),
   ) as Record<Peer, string>
   const setup: Partial<Record<Peer, number>> = {}
   const mbps: Partial<Record<Peer, number>> = {}
   if (ONLY.has('setup')) {
     // interleave the peers so drift on a shared machine hits them alike
-    const samples = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<Peer, number[]>
-    for (let i = 0; i < RUNS; i++) for (const n of names) samples[n].push(await sh(`ssh -F ${configs[n]} unix%${sock} true`))
+    const samples = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<
+      Peer,
+      number[]
+    >
+    for (let i = 0; i < RUNS; i++)
+      for (const n of names) samples[n].push(await sh(`ssh -F ${configs[n]} unix%${sock} true`))
     for (const n of names) setup[n] = median(samples[n])
   }
   if (ONLY.has('throughput')) {
     for (const n of names) {
-      const ms = await sh(`head -c ${MIB}M /dev/zero | ssh -F ${configs[n]} unix%${sock} cat > /dev/null`)
+      const ms = await sh(
+        `head -c ${MIB}M /dev/zero | ssh -F ${configs[n]} unix%${sock} cat > /dev/null`,
+      )
       mbps[n] = (MIB * 1.048576) / (ms / 1000)
     }
   }
   await sshd.stop()
-  console.log(`\nsessions — ${RUNS} setups each (median), ${MIB} MiB through ssh cat, unix-socket sshd\n`)
-  console.log(`${pad('peer', 20)}${pad('setup ms', 10)}${pad('vs socat', 12)}${pad('MB/s', 8)}vs socat`)
+  console.log(
+    `\nsessions — ${RUNS} setups each (median), ${MIB} MiB through ssh cat, unix-socket sshd\n`,
+  )
+  console.log(
+    `${pad('peer', 20)}${pad('setup ms', 10)}${pad('vs socat', 12)}${pad('MB/s', 8)}vs socat`,
+  )
   for (const n of names) {
     const s = setup[n]
     const m = mbps[n]
-    const dSetup = s !== undefined && setup.socat !== undefined ? `${s >= setup.socat ? '+' : ''}${(s - setup.socat).toFixed(1)} ms` : '-'
+    const dSetup =
+      s !== undefined && setup.socat !== undefined
+        ? `${s >= setup.socat ? '+' : ''}${(s - setup.socat).toFixed(1)} ms`
+        : '-'
     console.log(
       `${pad(n, 20)}${pad(s?.toFixed(1) ?? '-', 10)}${pad(dSetup, 12)}${pad(m?.toFixed(0) ?? '-', 8)}${m && mbps.socat ? `${(m / mbps.socat).toFixed(2)}x` : '-'}`,
     )
@@ -85,8 +101,12 @@ async function sessions(): Promise<void> {
 async function hyperfine(cmds: string[]): Promise<{ wall: number; cpu: number }[]> {
   const out = join(tmp, 'hf.json')
   // -i: the error-path commands exit non-zero on purpose
-  await sh(`hyperfine -N -i --warmup 10 --runs 100 --export-json ${out} ${cmds.map((c) => `'${c}'`).join(' ')} >/dev/null 2>&1`)
-  const json = (await Bun.file(out).json()) as { results: { median: number; user: number; system: number }[] }
+  await sh(
+    `hyperfine -N -i --warmup 10 --runs 100 --export-json ${out} ${cmds.map((c) => `'${c}'`).join(' ')} >/dev/null 2>&1`,
+  )
+  const json = (await Bun.file(out).json()) as {
+    results: { median: number; user: number; system: number }[]
+  }
   return json.results.map((r) => ({ wall: r.median * 1000, cpu: (r.user + r.system) * 1000 }))
 }
 
@@ -98,7 +118,13 @@ async function bunFloor(): Promise<string> {
   const src = join(tmp, 'empty.ts')
   await Bun.write(src, 'process.exit(0)\n')
   const outfile = join(tmp, 'bun-empty')
-  const b = await Bun.build({ entrypoints: [src], compile: { outfile }, minify: true, bytecode: true, format: 'esm' })
+  const b = await Bun.build({
+    entrypoints: [src],
+    compile: { outfile },
+    minify: true,
+    bytecode: true,
+    format: 'esm',
+  })
   if (!b.success) throw new Error(`failed to build the empty Bun binary: ${b.logs.join('; ')}`)
   return outfile
 }
@@ -114,7 +140,9 @@ async function startup(): Promise<void> {
     'socat -V': 'socat -V',
   }
   const ms = await hyperfine(Object.values(cmds))
-  console.log('\nstartup — hyperfine, 100 runs each: median wall time, mean CPU time (user + system)\n')
+  console.log(
+    '\nstartup — hyperfine, 100 runs each: median wall time, mean CPU time (user + system)\n',
+  )
   console.log(`${pad('command', 24)}${pad('wall ms', 10)}cpu ms`)
   for (const [i, name] of Object.keys(cmds).entries())
     console.log(`${pad(name, 24)}${pad(ms[i]!.wall.toFixed(1), 10)}${ms[i]!.cpu.toFixed(1)}`)
@@ -129,7 +157,8 @@ interface Mem {
 /** kB fields of /proc/PID/smaps_rollup */
 function rollup(pid: number): Mem {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
-  const kb = (f: string) => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN)
+  const kb = (f: string) =>
+    Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN)
   return { rss: kb('Rss'), pss: kb('Pss'), priv: kb('Private_Clean') + kb('Private_Dirty') }
 }
 
@@ -137,15 +166,24 @@ function rollup(pid: number): Mem {
 async function relayMemory(argv: (path: string) => string[]): Promise<Mem> {
   const path = join(tmp, `relay-${Math.random().toString(36).slice(2)}.sock`)
   let accepted = 0
-  const server = Bun.listen({ unix: path, socket: { open: (s) => {
+  const server = Bun.listen({
+    unix: path,
+    socket: {
+      open: (s) => {
         accepted++
         s.write('hello\n')
-      }, data() {} } })
-  const procs = Array.from({ length: RELAYS }, () => Bun.spawn(argv(path), { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' }))
+      },
+      data() {},
+    },
+  })
+  const procs = Array.from({ length: RELAYS }, () =>
+    Bun.spawn(argv(path), { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' }),
+  )
   try {
     const deadline = Date.now() + 30_000
     while (accepted < RELAYS && Date.now() < deadline) await Bun.sleep(20)
-    if (accepted < RELAYS) throw new Error(`only ${accepted} of ${RELAYS} relays connected: ${argv(path).join(' ')}`)
+    if (accepted < RELAYS)
+      throw new Error(`only ${accepted} of ${RELAYS} relays connected: ${argv(path).join(' ')}`)
     // every relay has had the greeting to pass on; let the last ones settle into their loop
     await Bun.sleep(500)
     const all = procs.map((p) => rollup(p.pid))
@@ -164,13 +202,19 @@ async function memory(): Promise<void> {
     ['nc -U', (p) => ['nc', '-U', p]],
     ['socat', (p) => ['socat', '-', `UNIX-CONNECT:${p}`]],
   ]
-  console.log(`\nmemory per relayed session — ${RELAYS} concurrent relays, /proc/PID/smaps_rollup averages\n`)
+  console.log(
+    `\nmemory per relayed session — ${RELAYS} concurrent relays, /proc/PID/smaps_rollup averages\n`,
+  )
   console.log(`${pad('tool', 24)}${pad('PSS MiB', 10)}${pad('private MiB', 13)}RSS MiB`)
   for (const [name, argv] of tools) {
     const m = await relayMemory(argv)
-    console.log(`${pad(name, 24)}${pad(m.pss.toFixed(2), 10)}${pad(m.priv.toFixed(2), 13)}${m.rss.toFixed(2)}`)
+    console.log(
+      `${pad(name, 24)}${pad(m.pss.toFixed(2), 10)}${pad(m.priv.toFixed(2), 13)}${m.rss.toFixed(2)}`,
+    )
   }
-  console.log('(with ProxyUseFdpass, burrow exits after handing the socket to ssh: no process per session)')
+  console.log(
+    '(with ProxyUseFdpass, burrow exits after handing the socket to ssh: no process per session)',
+  )
 }
 
 try {

@@ -45,7 +45,8 @@ async function toPrompt(argv: string[]): Promise<number> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no prompt from ${argv.join(' ')}: ${JSON.stringify(text.slice(-200))}`)),
+      () =>
+        reject(new Error(`no prompt from ${argv.join(' ')}: ${JSON.stringify(text.slice(-200))}`)),
       60_000,
     )
   })
@@ -71,7 +72,10 @@ const paths = {
 }
 try {
   for (let i = 0; i < RUNS; i++) {
-    const names = { burrow: `burrow-b-ssh-${process.pid}-${i}`, incus: `burrow-b-incus-${process.pid}-${i}` }
+    const names = {
+      burrow: `burrow-b-ssh-${process.pid}-${i}`,
+      incus: `burrow-b-incus-${process.pid}-${i}`,
+    }
     await Promise.all(Object.values(names).map(remove))
     const order = i % 2 ? (['incus', 'burrow'] as const) : (['burrow', 'incus'] as const)
     for (const what of order) {
@@ -92,4 +96,6 @@ console.log(row('`ssh -tt +NAME@host` → prompt (burrow serve --allow-create)',
 console.log(row('`incus launch` + `incus exec … bash -l` → prompt', plain))
 const ratios = burrow.map((b, i) => b / plain[i]!)
 console.log(`\nratio burrow / incus (medians): ${(median(burrow) / median(plain)).toFixed(2)}×`)
-console.log(`per run: ${ratios.map((r) => r.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)}×)`)
+console.log(
+  `per run: ${ratios.map((r) => r.toFixed(2)).join(' ')} (median ${median(ratios).toFixed(2)}×)`,
+)

@@ -111,7 +111,9 @@ for (const p of procs) p.kill()
 await s.stop()
 
 const line = (name: string, v: string) => console.log(`${name.padEnd(40)} ${v}`)
-console.log(`\n${MIB} MiB each way, one run each after a warm-up, default client ciphers (burrow: chacha20-poly1305)\n`)
+console.log(
+  `\n${MIB} MiB each way, one run each after a warm-up, default client ciphers (burrow: chacha20-poly1305)\n`,
+)
 console.log(HEADER)
 console.log(row(`stdout ${MIB} MiB`, MIB, down.burrow, down.sshd, down.incus))
 console.log(row(`stdin ${MIB} MiB`, MIB, up.burrow, up.sshd, up.incus))

@@ -43,7 +43,9 @@ if (!build.success || /failed/i.test(log)) {
   process.exit(1)
 }
 if (patches.unapplied().length) {
-  console.error(`compile: ssh2 patches not applied (file never loaded): ${patches.unapplied().join(', ')}`)
+  console.error(
+    `compile: ssh2 patches not applied (file never loaded): ${patches.unapplied().join(', ')}`,
+  )
   process.exit(1)
 }
 const version = (await $`${out} --version`.nothrow().quiet().text()).trim()
@@ -67,4 +69,6 @@ for (const cmd of ['serve', 'route']) {
   }
 }
 const size = Bun.file(out).size / 2 ** 20
-console.error(`compile: ${out} ${version}, ${size.toFixed(0)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s`)
+console.error(
+  `compile: ${out} ${version}, ${size.toFixed(0)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+)

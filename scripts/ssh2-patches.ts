@@ -25,7 +25,8 @@ export const ssh2Patches: SourcePatch[] = [
     name: 'server-sig-algs comma',
     file: 'lib/protocol/Protocol.js',
     find: "'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521'\n      + 'rsa-sha2-512,",
-    replace: "'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,'\n      + 'rsa-sha2-512,",
+    replace:
+      "'ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,'\n      + 'rsa-sha2-512,",
   },
   {
     // ssh2's optional native addon cannot load under Bun; in its place offer chacha20-poly1305
@@ -50,7 +51,8 @@ export const ssh2Patches: SourcePatch[] = [
     name: 'mark rekey key exchanges',
     file: 'lib/protocol/kex.js',
     find: 'self._decipher._onPayload = onKEXPayload.bind(self, { firstPacket: false });',
-    replace: 'self._decipher._onPayload = onKEXPayload.bind(self, { firstPacket: false, rekey: true });',
+    replace:
+      'self._decipher._onPayload = onKEXPayload.bind(self, { firstPacket: false, rekey: true });',
   },
   {
     // ... and let IGNORE, DEBUG and UNIMPLEMENTED through during one, as without strict mode
@@ -81,7 +83,8 @@ export const ssh2Patches: SourcePatch[] = [
     name: 'channel open failure description (send)',
     file: 'lib/server.js',
     find: "proto.channelOpenFail(info.sender, reason, '');",
-    replace: "proto.channelOpenFail(info.sender, reason, typeof description === 'string' ? description : '');",
+    replace:
+      "proto.channelOpenFail(info.sender, reason, typeof description === 'string' ? description : '');",
   },
 ]
 
@@ -101,7 +104,9 @@ export function applyPatches(file: string, text: string, patches = ssh2Patches):
 const patchedFiles = [...new Set(ssh2Patches.map((p) => p.file))]
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('/', '[\\\\/]')
 // only the patched files, so everything else in ssh2 loads as it always does
-const fileRe = new RegExp(`[\\\\/]node_modules[\\\\/]ssh2[\\\\/](${patchedFiles.map(escapeRe).join('|')})$`)
+const fileRe = new RegExp(
+  `[\\\\/]node_modules[\\\\/]ssh2[\\\\/](${patchedFiles.map(escapeRe).join('|')})$`,
+)
 
 /**
  * Bun's runtime plugins (unlike the bundler) load onLoad output as an ES module, so for `bun test`

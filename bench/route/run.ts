@@ -37,7 +37,13 @@ import { startEtcd } from '../../tests/route/etcd'
 import { BURROW, gatewaySshArgs, routeYaml, startLab } from '../../tests/route/support'
 
 const { values } = parseArgs({
-  options: { bytes: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' }, baseline: { type: 'string' }, only: { type: 'string' } },
+  options: {
+    bytes: { type: 'string' },
+    runs: { type: 'string' },
+    json: { type: 'boolean' },
+    baseline: { type: 'string' },
+    only: { type: 'string' },
+  },
 })
 const BYTES = Number(values.bytes ?? 2 ** 30)
 const RUNS = Number(values.runs ?? 20)
@@ -52,7 +58,9 @@ interface Mode {
 
 async function timed(argv: string[], stdinBytes = 0): Promise<number> {
   const t0 = performance.now()
-  const cmd = stdinBytes ? ['sh', '-c', `head -c ${stdinBytes} /dev/zero | "$@"`, 'sh', ...argv] : argv
+  const cmd = stdinBytes
+    ? ['sh', '-c', `head -c ${stdinBytes} /dev/zero | "$@"`, 'sh', ...argv]
+    : argv
   const p = Bun.spawn(cmd, { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
   const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()])
   if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}: ${err}`)
@@ -83,12 +91,28 @@ const embeddedYaml = routeYaml(lab, [`127.0.0.1:${dest.port}`])
 const etcdYaml = `${embeddedYaml}etcd:\n  endpoints: ["${etcd.endpoint}"]\n`
 // the state service's rows: sessions reach the store only through its socket
 const viaService = (yaml: string, socket: string) =>
-  yaml.replace('  access: direct', `  access: service\n  socket: ${socket}`).replace(/^ {2}path: (.*)$/m, '  path: $1.svc')
-const serviceSockets = { embedded: join(lab.dir, 'brt-svc.sock'), etcd: join(lab.dir, 'brt-svc-etcd.sock') }
+  yaml
+    .replace('  access: direct', `  access: service\n  socket: ${socket}`)
+    .replace(/^ {2}path: (.*)$/m, '  path: $1.svc')
+const serviceSockets = {
+  embedded: join(lab.dir, 'brt-svc.sock'),
+  etcd: join(lab.dir, 'brt-svc-etcd.sock'),
+}
 // the documented setup-latency option: the gateway's ssh keeps one master connection per
 // user and destination, so a new session skips the second key exchange and authentication
-const master = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${lab.dir}/cm-%C`, '-o', 'ControlPersist=60']
-const withMaster = (yaml: string) => yaml.replace(/^ {2}args: \[(.*)\]$/m, (_, a) => `  args: [${a}, ${master.map((x) => JSON.stringify(x)).join(', ')}]`)
+const master = [
+  '-o',
+  'ControlMaster=auto',
+  '-o',
+  `ControlPath=${lab.dir}/cm-%C`,
+  '-o',
+  'ControlPersist=60',
+]
+const withMaster = (yaml: string) =>
+  yaml.replace(
+    /^ {2}args: \[(.*)\]$/m,
+    (_, a) => `  args: [${a}, ${master.map((x) => JSON.stringify(x)).join(', ')}]`,
+  )
 const config = (name: string, yaml: string) => {
   const path = join(lab.dir, `${name}.yaml`)
   writeFileSync(path, yaml)
@@ -103,14 +127,31 @@ const gatewayModes: { name: string; sshd: string[] }[] = [
   { name: 'route (embedded), SetEnv SHLVL=1', sshd: [route(embedded), 'SetEnv SHLVL=1'] },
   { name: 'ForceCommand ssh (no burrow)', sshd: [floor] },
   { name: 'route (etcd)', sshd: [route(config('etcd', etcdYaml))] },
-  { name: 'route (embedded, ControlMaster)', sshd: [route(config('embedded-cm', withMaster(embeddedYaml)))] },
+  {
+    name: 'route (embedded, ControlMaster)',
+    sshd: [route(config('embedded-cm', withMaster(embeddedYaml)))],
+  },
   { name: 'route (etcd, ControlMaster)', sshd: [route(config('etcd-cm', withMaster(etcdYaml)))] },
-  { name: 'route (embedded, state service)', sshd: [route(config('svc', viaService(embeddedYaml, serviceSockets.embedded)))] },
-  { name: 'route (etcd, state service)', sshd: [route(config('svc-etcd', viaService(etcdYaml, serviceSockets.etcd)))] },
+  {
+    name: 'route (embedded, state service)',
+    sshd: [route(config('svc', viaService(embeddedYaml, serviceSockets.embedded)))],
+  },
+  {
+    name: 'route (etcd, state service)',
+    sshd: [route(config('svc-etcd', viaService(etcdYaml, serviceSockets.etcd)))],
+  },
 ]
 services = [
-  Bun.spawn([BURROW, 'route', 'state-service', '--config', join(lab.dir, 'svc.yaml')], { stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' }),
-  Bun.spawn([BURROW, 'route', 'state-service', '--config', join(lab.dir, 'svc-etcd.yaml')], { stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' }),
+  Bun.spawn([BURROW, 'route', 'state-service', '--config', join(lab.dir, 'svc.yaml')], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'inherit',
+  }),
+  Bun.spawn([BURROW, 'route', 'state-service', '--config', join(lab.dir, 'svc-etcd.yaml')], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'inherit',
+  }),
 ]
 for (const sock of Object.values(serviceSockets)) {
   for (let i = 0; !existsSync(sock); i++) {
@@ -125,7 +166,10 @@ if (values.baseline) {
   const base = values.baseline
   gatewayModes.push(
     { name: 'route (embedded) [baseline]', sshd: [route(embedded, base)] },
-    { name: 'route (embedded), SetEnv SHLVL=1 [baseline]', sshd: [route(embedded, base), 'SetEnv SHLVL=1'] },
+    {
+      name: 'route (embedded), SetEnv SHLVL=1 [baseline]',
+      sshd: [route(embedded, base), 'SetEnv SHLVL=1'],
+    },
     { name: 'route (etcd) [baseline]', sshd: [route(join(lab.dir, 'etcd.yaml'), base)] },
   )
 }
@@ -188,13 +232,20 @@ const ssh = (...args: string[]) => ['ssh', '-F', client, ...args]
 const modes: Mode[] = [
   { name: 'direct', argv: ssh('-p', String(dest.port), '127.0.0.1'), setups: [] },
   { name: 'ssh -J gateway', argv: ssh('dest-jump'), setups: [] },
-  ...gatewayModes.map((m, i) => ({ name: m.name, port: gw.ports[i], argv: ssh('-p', String(gw.ports[i]), '127.0.0.1'), setups: [] })),
+  ...gatewayModes.map((m, i) => ({
+    name: m.name,
+    port: gw.ports[i],
+    argv: ssh('-p', String(gw.ports[i]), '127.0.0.1'),
+    setups: [],
+  })),
 ]
 
 // --only: keep the reference rows and the matching ones (the unused ports stay idle)
 if (values.only) {
   const only = new RegExp(values.only)
-  for (let i = modes.length - 1; i >= 0; i--) if (!/^(direct|ssh -J gateway)$/.test(modes[i]!.name) && !only.test(modes[i]!.name)) modes.splice(i, 1)
+  for (let i = modes.length - 1; i >= 0; i--)
+    if (!/^(direct|ssh -J gateway)$/.test(modes[i]!.name) && !only.test(modes[i]!.name))
+      modes.splice(i, 1)
 }
 
 // the NoDelay gateway: same config and keys, one `sshd -i` per connection on a NODELAY socket
@@ -207,14 +258,27 @@ const freePort = async () => {
 }
 const ndPort = await freePort()
 const nd = Bun.spawn(
-  ['socat', `TCP-LISTEN:${ndPort},bind=127.0.0.1,fork,reuseaddr,nodelay`, `EXEC:/usr/sbin/sshd -i -e -f ${join(gw.dir, 'sshd_config')} -o SetEnv=SHLVL=1,nofork`],
+  [
+    'socat',
+    `TCP-LISTEN:${ndPort},bind=127.0.0.1,fork,reuseaddr,nodelay`,
+    `EXEC:/usr/sbin/sshd -i -e -f ${join(gw.dir, 'sshd_config')} -o SetEnv=SHLVL=1,nofork`,
+  ],
   { detached: true, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
 )
-writeFileSync(client, `Host dest-jump-nd\n  HostName 127.0.0.1\n  Port ${dest.port}\n  ProxyJump root@127.0.0.1:${ndPort}\n${readFileSync(client, 'utf8')}`)
-if (!values.only) modes.push(
-  { name: 'ssh -J gateway (NoDelay gateway)', argv: ssh('dest-jump-nd'), setups: [] },
-  { name: 'route (embedded), SetEnv SHLVL=1, NoDelay gateway', port: ndPort, argv: ssh('-p', String(ndPort), '127.0.0.1'), setups: [] },
+writeFileSync(
+  client,
+  `Host dest-jump-nd\n  HostName 127.0.0.1\n  Port ${dest.port}\n  ProxyJump root@127.0.0.1:${ndPort}\n${readFileSync(client, 'utf8')}`,
 )
+if (!values.only)
+  modes.push(
+    { name: 'ssh -J gateway (NoDelay gateway)', argv: ssh('dest-jump-nd'), setups: [] },
+    {
+      name: 'route (embedded), SetEnv SHLVL=1, NoDelay gateway',
+      port: ndPort,
+      argv: ssh('-p', String(ndPort), '127.0.0.1'),
+      setups: [],
+    },
+  )
 
 /**
  * burrow alone, without the gateway sshd in front: `burrow route` started the way sshd starts it
@@ -234,7 +298,12 @@ async function runAlone(m: (typeof alone)[0]): Promise<void> {
     stdin: 'ignore',
     stdout: 'ignore',
     stderr: 'pipe',
-    env: { ...process.env, BURROW_DEBUG: '1', SSH_CONNECTION: '127.0.0.1 40000 127.0.0.1 22', SSH_ORIGINAL_COMMAND: 'true' },
+    env: {
+      ...process.env,
+      BURROW_DEBUG: '1',
+      SSH_CONNECTION: '127.0.0.1 40000 127.0.0.1 22',
+      SSH_ORIGINAL_COMMAND: 'true',
+    },
   })
   const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()])
   if (code !== 0) throw new Error(`burrow route --config ${m.config} exited ${code}: ${err}`)
@@ -243,7 +312,15 @@ async function runAlone(m: (typeof alone)[0]): Promise<void> {
   if (first) m.toSsh.push(Number(first[1]))
 }
 
-const results: { mode: string; mbps: number; setupMs: number; p25: number; p75: number; min: number; max: number }[] = []
+const results: {
+  mode: string
+  mbps: number
+  setupMs: number
+  p25: number
+  p75: number
+  min: number
+  max: number
+}[] = []
 try {
   for (let tries = 0; ; tries++) {
     try {
@@ -275,11 +352,22 @@ try {
   }
   const rates = new Map<Mode, number[]>(modes.map((m) => [m, []]))
   for (let k = 0; k < (BYTES > 0 ? 3 : 0); k++) {
-    for (const m of modes) rates.get(m)!.push(BYTES / 1e6 / ((await timed([...m.argv, 'cat > /dev/null'], BYTES)) / 1000))
+    for (const m of modes)
+      rates
+        .get(m)!
+        .push(BYTES / 1e6 / ((await timed([...m.argv, 'cat > /dev/null'], BYTES)) / 1000))
   }
   for (const m of modes) {
     const s = m.setups
-    results.push({ mode: m.name, mbps: BYTES > 0 ? median(rates.get(m)!) : NaN, setupMs: median(s), p25: quantile(s, 0.25), p75: quantile(s, 0.75), min: Math.min(...s), max: Math.max(...s) })
+    results.push({
+      mode: m.name,
+      mbps: BYTES > 0 ? median(rates.get(m)!) : NaN,
+      setupMs: median(s),
+      p25: quantile(s, 0.25),
+      p75: quantile(s, 0.75),
+      min: Math.min(...s),
+      max: Math.max(...s),
+    })
   }
 } finally {
   await killTree(nd.pid)
@@ -290,32 +378,76 @@ try {
 const get = (name: string) => results.find((r) => r.mode === name) ?? { setupMs: NaN }
 const jump = results.find((r) => r.mode === 'ssh -J gateway')!
 const breakdown = {
-  'state service (embedded, state service row − route (embedded) row)': get('route (embedded, state service)').setupMs - get('route (embedded)').setupMs,
-  'state service (etcd, state service row − route (etcd) row)': get('route (etcd, state service)').setupMs - get('route (etcd)').setupMs,
-  'gateway user rc files (route − SHLVL=1 row)': get('route (embedded)').setupMs - get('route (embedded), SetEnv SHLVL=1').setupMs,
+  'state service (embedded, state service row − route (embedded) row)':
+    get('route (embedded, state service)').setupMs - get('route (embedded)').setupMs,
+  'state service (etcd, state service row − route (etcd) row)':
+    get('route (etcd, state service)').setupMs - get('route (etcd)').setupMs,
+  'gateway user rc files (route − SHLVL=1 row)':
+    get('route (embedded)').setupMs - get('route (embedded), SetEnv SHLVL=1').setupMs,
   'burrow (route − ForceCommand ssh row: its own cost less the ~40 ms Nagle wait route connect saves)':
     get('route (embedded)').setupMs - get('ForceCommand ssh (no burrow)').setupMs,
-  'ForceCommand gateway without burrow (ForceCommand ssh row − ProxyJump)': get('ForceCommand ssh (no burrow)').setupMs - jump.setupMs,
-  'route, SHLVL=1, NoDelay gateway − ProxyJump through that gateway': get('route (embedded), SetEnv SHLVL=1, NoDelay gateway').setupMs - get('ssh -J gateway (NoDelay gateway)').setupMs,
+  'ForceCommand gateway without burrow (ForceCommand ssh row − ProxyJump)':
+    get('ForceCommand ssh (no burrow)').setupMs - jump.setupMs,
+  'route, SHLVL=1, NoDelay gateway − ProxyJump through that gateway':
+    get('route (embedded), SetEnv SHLVL=1, NoDelay gateway').setupMs -
+    get('ssh -J gateway (NoDelay gateway)').setupMs,
 }
-const aloneRows = alone.map((m) => ({ state: m.name, toSshMs: median(m.toSsh), totalMs: median(m.total), totalP25: quantile(m.total, 0.25), totalP75: quantile(m.total, 0.75) }))
-if (values.json) console.log(JSON.stringify({ bytes: BYTES, runs: RUNS, burrow: BURROW, baseline: values.baseline, results, breakdown, alone: aloneRows }, null, 2))
+const aloneRows = alone.map((m) => ({
+  state: m.name,
+  toSshMs: median(m.toSsh),
+  totalMs: median(m.total),
+  totalP25: quantile(m.total, 0.25),
+  totalP75: quantile(m.total, 0.75),
+}))
+if (values.json)
+  console.log(
+    JSON.stringify(
+      {
+        bytes: BYTES,
+        runs: RUNS,
+        burrow: BURROW,
+        baseline: values.baseline,
+        results,
+        breakdown,
+        alone: aloneRows,
+      },
+      null,
+      2,
+    ),
+  )
 else {
   if (values.baseline) console.log(`burrow: ${BURROW}; [baseline]: ${values.baseline}`)
-  console.log(`${(BYTES / 2 ** 20).toFixed(0)} MiB upload (cat > /dev/null); setup = \`ssh … true\`, ${RUNS} interleaved rounds: median (p25–p75)`)
-  console.log('| mode | throughput MB/s | × ProxyJump | setup ms | p25–p75 ms | − ProxyJump ms | × ProxyJump |')
+  console.log(
+    `${(BYTES / 2 ** 20).toFixed(0)} MiB upload (cat > /dev/null); setup = \`ssh … true\`, ${RUNS} interleaved rounds: median (p25–p75)`,
+  )
+  console.log(
+    '| mode | throughput MB/s | × ProxyJump | setup ms | p25–p75 ms | − ProxyJump ms | × ProxyJump |',
+  )
   console.log('|---|---:|---:|---:|---:|---:|---:|')
   for (const r of results) {
     console.log(
-      `| ${r.mode} | ${Number.isNaN(r.mbps) ? "–" : r.mbps.toFixed(0)} | ${Number.isNaN(r.mbps) ? "–" : (r.mbps / jump.mbps).toFixed(2)} | ${r.setupMs.toFixed(1)} | ${r.p25.toFixed(0)}–${r.p75.toFixed(0)} | ${(r.setupMs - jump.setupMs).toFixed(1)} | ${(r.setupMs / jump.setupMs).toFixed(2)} |`,
+      `| ${r.mode} | ${Number.isNaN(r.mbps) ? '–' : r.mbps.toFixed(0)} | ${Number.isNaN(r.mbps) ? '–' : (r.mbps / jump.mbps).toFixed(2)} | ${r.setupMs.toFixed(1)} | ${r.p25.toFixed(0)}–${r.p75.toFixed(0)} | ${(r.setupMs - jump.setupMs).toFixed(1)} | ${(r.setupMs / jump.setupMs).toFixed(2)} |`,
     )
   }
   console.log('\nwhere route’s setup goes, beyond ProxyJump (differences of medians):')
-  for (const [k, v] of Object.entries(breakdown)) if (!Number.isNaN(v)) console.log(`  ${v.toFixed(1).padStart(7)} ms  ${k}`)
+  for (const [k, v] of Object.entries(breakdown))
+    if (!Number.isNaN(v)) console.log(`  ${v.toFixed(1).padStart(7)} ms  ${k}`)
   console.log(`\nburrow route alone (no gateway sshd), ${RUNS} interleaved rounds, median:`)
   console.log('| state | burrow until ssh starts ms | whole burrow process ms | p25–p75 ms |')
   console.log('|---|---:|---:|---:|')
-  for (const r of aloneRows) console.log(`| ${r.state} | ${r.toSshMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.totalP25.toFixed(0)}–${r.totalP75.toFixed(0)} |`)
-  const bad = results.filter((r) => r.mode.startsWith('route') && !r.mode.endsWith('[baseline]') && (r.mbps < 0.95 * jump.mbps || r.setupMs > jump.setupMs + 50))
-  console.log(bad.length ? `targets missed: ${bad.map((r) => r.mode).join(', ')}` : 'targets met: throughput ≥ 0.95× ProxyJump, setup ≤ ProxyJump + 50 ms')
+  for (const r of aloneRows)
+    console.log(
+      `| ${r.state} | ${r.toSshMs.toFixed(1)} | ${r.totalMs.toFixed(1)} | ${r.totalP25.toFixed(0)}–${r.totalP75.toFixed(0)} |`,
+    )
+  const bad = results.filter(
+    (r) =>
+      r.mode.startsWith('route') &&
+      !r.mode.endsWith('[baseline]') &&
+      (r.mbps < 0.95 * jump.mbps || r.setupMs > jump.setupMs + 50),
+  )
+  console.log(
+    bad.length
+      ? `targets missed: ${bad.map((r) => r.mode).join(', ')}`
+      : 'targets met: throughput ≥ 0.95× ProxyJump, setup ≤ ProxyJump + 50 ms',
+  )
 }

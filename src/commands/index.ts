@@ -14,7 +14,9 @@ const separate =
   (name: string): Loader =>
   async () => {
     // the executable is /$bunfs/root/burrow and the entrypoint /$bunfs/root/commands/NAME.js
-    const url = compiled() ? new URL(`./commands/${name}.js`, import.meta.url) : new URL(`./${name}.ts`, import.meta.url)
+    const url = compiled()
+      ? new URL(`./commands/${name}.js`, import.meta.url)
+      : new URL(`./${name}.ts`, import.meta.url)
     return ((await import(url.href)) as { default: Awaited<ReturnType<Loader>> }).default
   }
 

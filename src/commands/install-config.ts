@@ -5,14 +5,26 @@ import { debugArgs } from './_shared'
 export default defineCommand({
   meta: {
     name: 'install-config',
-    description: 'Write the ssh_config drop-in that makes `ssh vsock/4711`, `ssh unix%/run/x.sock` and `ssh .host` work',
+    description:
+      'Write the ssh_config drop-in that makes `ssh vsock/4711`, `ssh unix%/run/x.sock` and `ssh .host` work',
   },
   args: {
-    user: { type: 'boolean', description: 'Write ~/.ssh/burrow.conf and Include it from ~/.ssh/config' },
+    user: {
+      type: 'boolean',
+      description: 'Write ~/.ssh/burrow.conf and Include it from ~/.ssh/config',
+    },
     print: { type: 'boolean', description: 'Print the fragment instead of writing it' },
     uninstall: { type: 'boolean', description: 'Remove what install-config wrote' },
-    root: { type: 'string', valueHint: 'DIR', description: 'Treat DIR as / (for packaging and tests)' },
-    binary: { type: 'string', valueHint: 'PATH', description: 'Path of burrow in ProxyCommand (default: this binary)' },
+    root: {
+      type: 'string',
+      valueHint: 'DIR',
+      description: 'Treat DIR as / (for packaging and tests)',
+    },
+    binary: {
+      type: 'string',
+      valueHint: 'PATH',
+      description: 'Path of burrow in ProxyCommand (default: this binary)',
+    },
     'strict-host-keys': {
       type: 'boolean',
       description: hostKeysHelp(),

@@ -12,7 +12,8 @@ describe('parseProxyArgv (the citty-free path of `burrow proxy`)', () => {
     for (const [name, def] of Object.entries(defs)) {
       if (def.type === 'positional') continue
       names.add(`--${name}`)
-      for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat()) names.add(a.length === 1 ? `-${a}` : `--${a}`)
+      for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat())
+        names.add(a.length === 1 ? `-${a}` : `--${a}`)
     }
     expect(new Set([...Object.keys(VALUE_OPTIONS), ...Object.keys(FLAG_OPTIONS)])).toEqual(names)
   })

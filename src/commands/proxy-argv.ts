@@ -7,9 +7,17 @@
 import type { ProxyOptions } from '../proxy/run'
 
 /** options of `burrow proxy` that take a value, and their aliases */
-export const VALUE_OPTIONS: Record<string, 'typed' | 'wait'> = { '--typed': 'typed', '--wait': 'wait', '-w': 'wait' }
+export const VALUE_OPTIONS: Record<string, 'typed' | 'wait'> = {
+  '--typed': 'typed',
+  '--wait': 'wait',
+  '-w': 'wait',
+}
 /** boolean options */
-export const FLAG_OPTIONS: Record<string, 'resolve' | 'pump' | 'debug'> = { '--resolve': 'resolve', '--pump': 'pump', '--debug': 'debug' }
+export const FLAG_OPTIONS: Record<string, 'resolve' | 'pump' | 'debug'> = {
+  '--resolve': 'resolve',
+  '--pump': 'pump',
+  '--debug': 'debug',
+}
 
 export function parseProxyArgv(argv: string[]): (ProxyOptions & { debug: boolean }) | undefined {
   const opts: Record<string, string | boolean> = {}

@@ -12,10 +12,17 @@ export default defineCommand({
     typed: {
       type: 'string',
       valueHint: '%n',
-      description: 'The host as typed on the ssh command line; used when HOST is only its lowercased form',
+      description:
+        'The host as typed on the ssh command line; used when HOST is only its lowercased form',
     },
-    resolve: { type: 'boolean', description: 'Print the final address (`ADDRESS PORT`) and connect nothing' },
-    pump: { type: 'boolean', description: 'Relay stdin/stdout even when stdout is a socket (no fd passing)' },
+    resolve: {
+      type: 'boolean',
+      description: 'Print the final address (`ADDRESS PORT`) and connect nothing',
+    },
+    pump: {
+      type: 'boolean',
+      description: 'Relay stdin/stdout even when stdout is a socket (no fd passing)',
+    },
     wait: {
       type: 'string',
       alias: 'w',

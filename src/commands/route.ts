@@ -5,7 +5,8 @@ import { configArgs, routeSubCommands } from '../route/commands'
 export default defineCommand({
   meta: {
     name: 'route',
-    description: "sshd ForceCommand: route the session to a host of the pool in route.yaml, through the system ssh",
+    description:
+      'sshd ForceCommand: route the session to a host of the pool in route.yaml, through the system ssh',
   },
   args: { ...configArgs, ...debugArgs },
   subCommands: routeSubCommands,

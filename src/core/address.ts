@@ -15,7 +15,9 @@ export const SEPARATORS = ['/', '%'] as const
 export function afterPrefix(host: string, prefix: string): string | undefined {
   if (!host.startsWith(prefix)) return undefined
   const sep = host[prefix.length]
-  return (SEPARATORS as readonly string[]).includes(sep ?? '') ? host.slice(prefix.length + 1) : undefined
+  return (SEPARATORS as readonly string[]).includes(sep ?? '')
+    ? host.slice(prefix.length + 1)
+    : undefined
 }
 
 /**
@@ -23,7 +25,8 @@ export function afterPrefix(host: string, prefix: string): string | undefined {
  * or explicitly relative (`./`), as systemd-ssh-proxy does.
  */
 export function socketPath(form: string, rest: string): string {
-  if (rest === '' || rest === '/') fail(`parse ${form} address`, `the socket path is empty (use ${form}/PATH)`)
+  if (rest === '' || rest === '/')
+    fail(`parse ${form} address`, `the socket path is empty (use ${form}/PATH)`)
   return rest.startsWith('/') || rest.startsWith('./') ? rest.replace(/^\/+/, '/') : `/${rest}`
 }
 
@@ -48,6 +51,9 @@ export function checkHostText(host: string): void {
   if (host === '') fail('parse host specification', 'it is empty')
   // control characters are exactly what is being rejected
   if (/[\x00-\x1f\x7f]/.test(host)) {
-    fail(`parse host specification ${JSON.stringify(host)}`, 'it contains a control character (NUL, newline, …)')
+    fail(
+      `parse host specification ${JSON.stringify(host)}`,
+      'it contains a control character (NUL, newline, …)',
+    )
   }
 }

@@ -7,4 +7,5 @@ export const debugArgs = {
 } as const satisfies Record<string, ArgDef>
 
 /** A positional that takes every further positional too (citty has no such flag; core/cli.ts reads it). */
-export const variadic = <T extends object>(def: T): T & { variadic: true } => Object.assign(def, { variadic: true as const })
+export const variadic = <T extends object>(def: T): T & { variadic: true } =>
+  Object.assign(def, { variadic: true as const })

@@ -33,7 +33,10 @@ async function valueOptions(cmd: Cmd): Promise<Set<string>> {
  * command word if one stopped the walk. citty's runCommand would run a parent's run() after its
  * subcommand's and drop the subcommand's result (its exit status), so burrow runs the leaf itself.
  */
-async function walk(root: Cmd, argv: string[]): Promise<{ path: Cmd[]; rest: string[]; unknown?: string }> {
+async function walk(
+  root: Cmd,
+  argv: string[],
+): Promise<{ path: Cmd[]; rest: string[]; unknown?: string }> {
   const path = [root]
   const rest: string[] = []
   let takesValue = await valueOptions(root)
@@ -47,7 +50,8 @@ async function walk(root: Cmd, argv: string[]): Promise<{ path: Cmd[]; rest: str
     }
     if (arg.startsWith('-')) {
       rest.push(arg)
-      if (!arg.includes('=') && takesValue.has(arg.replace(/^--?/, '')) && i + 1 < argv.length) rest.push(argv[++i]!)
+      if (!arg.includes('=') && takesValue.has(arg.replace(/^--?/, '')) && i + 1 < argv.length)
+        rest.push(argv[++i]!)
       continue
     }
     const subs = await resolve<Record<string, unknown> | undefined>(path.at(-1)!.subCommands)
@@ -77,7 +81,9 @@ async function usageParent(path: Cmd[]): Promise<Cmd | undefined> {
 
 /** Positionals beyond those the leaf defines are errors, not silently dropped (`proxy HOST PORT EXTRA`). */
 async function checkPositionals(cmd: Cmd, argv: string[]): Promise<void> {
-  const defs = Object.values((await resolve<ArgsDef>(cmd.args)) ?? {}).filter((d) => d.type === 'positional')
+  const defs = Object.values((await resolve<ArgsDef>(cmd.args)) ?? {}).filter(
+    (d) => d.type === 'positional',
+  )
   // core/args.ts variadic(): the last positional takes the rest
   if (defs.some((d) => (d as { variadic?: boolean }).variadic)) return
   const takesValue = await valueOptions(cmd)
@@ -96,7 +102,9 @@ async function checkPositionals(cmd: Cmd, argv: string[]): Promise<void> {
   }
   const extra = positionals[defs.length]
   if (extra !== undefined) {
-    throw new BurrowError(`Failed to parse arguments: unexpected argument '${extra}' (takes at most ${defs.length})`)
+    throw new BurrowError(
+      `Failed to parse arguments: unexpected argument '${extra}' (takes at most ${defs.length})`,
+    )
   }
 }
 
@@ -115,12 +123,18 @@ async function checkFlags(cmd: Cmd, argv: string[]): Promise<void> {
   const known = new Set(['help', 'h'])
   for (const [name, def] of Object.entries(defs)) {
     known.add(name)
-    for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat()) known.add(a as string)
+    for (const a of [(def as { alias?: string | string[] }).alias ?? []].flat())
+      known.add(a as string)
   }
   for (const arg of argv) {
     if (arg === '--') break
     const m = /^--?(?:no-)?([^=]+)/.exec(arg)
-    if (m && arg !== '-' && !known.has(m[1]!) && !(arg.length > 2 && arg[1] !== '-' && [...arg.slice(1)].every((c) => known.has(c)))) {
+    if (
+      m &&
+      arg !== '-' &&
+      !known.has(m[1]!) &&
+      !(arg.length > 2 && arg[1] !== '-' && [...arg.slice(1)].every((c) => known.has(c)))
+    ) {
       throw new BurrowError(`Failed to parse arguments: unknown option '${arg}'`)
     }
   }

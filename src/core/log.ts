@@ -9,9 +9,9 @@ import type { ConsolaInstance } from 'consola'
  * One state per process, even though `serve` and `route` are separate entrypoints of the
  * compiled binary with their own copy of this module (see src/commands/index.ts).
  */
-const state: { level: number; instance?: ConsolaInstance } = ((globalThis as Record<symbol, unknown>)[
-  Symbol.for('burrow.log')
-] ??= { level: process.env.BURROW_DEBUG ? 4 : 3 }) as never
+const state: { level: number; instance?: ConsolaInstance } = ((
+  globalThis as Record<symbol, unknown>
+)[Symbol.for('burrow.log')] ??= { level: process.env.BURROW_DEBUG ? 4 : 3 }) as never
 
 function consola(): ConsolaInstance {
   if (!state.instance) {

@@ -123,7 +123,8 @@ export function relay(sock: number, opts: RelayOptions = {}): RelayEnd {
     for (const d of dirs) {
       if (!d.open) continue
       let ready = false
-      for (let i = 0; i < slots.length; i++) if (slots[i]![0] === d && fds.revents(i) !== 0) ready = true
+      for (let i = 0; i < slots.length; i++)
+        if (slots[i]![0] === d && fds.revents(i) !== 0) ready = true
       if (!ready) continue
       const n = d.step()
       if (n > 0) last = Date.now()

@@ -19,7 +19,9 @@ export function report(err: unknown, argv: string[]): number {
     const help = cmd ? `burrow ${cmd} --help` : 'burrow --help'
     say(`burrow: ${err.message.replace(/\x1b\[[0-9;]*m/g, '')} (see '${help}')\n`)
   } else {
-    say(`burrow: unexpected error: ${err instanceof Error ? err.message : String(err)} (rerun with BURROW_DEBUG=1 and report it)\n`)
+    say(
+      `burrow: unexpected error: ${err instanceof Error ? err.message : String(err)} (rerun with BURROW_DEBUG=1 and report it)\n`,
+    )
   }
   logger.debug(err)
   return 1

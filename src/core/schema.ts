@@ -56,7 +56,19 @@ export function parseDuration(text: string | number): number | undefined {
 export const MAX_TIMER_MS = 2 ** 31 - 1
 
 const showMs = (ms: number) =>
-  ms === 0 ? '0s' : ms === MAX_TIMER_MS ? '24.8d' : ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+  ms === 0
+    ? '0s'
+    : ms === MAX_TIMER_MS
+      ? '24.8d'
+      : ms % 86_400_000 === 0
+        ? `${ms / 86_400_000}d`
+        : ms % 3_600_000 === 0
+          ? `${ms / 3_600_000}h`
+          : ms % 60_000 === 0
+            ? `${ms / 60_000}m`
+            : ms % 1000 === 0
+              ? `${ms / 1000}s`
+              : `${ms}ms`
 
 /** Rejects the second occurrence of a key in a map: a Set, so 40k keys cost 40k lookups. */
 export function uniqueKey(where: Where, seen: Set<string>, key: string, node: YamlNode): void {
@@ -66,7 +78,8 @@ export function uniqueKey(where: Where, seen: Set<string>, key: string, node: Ya
 
 function scalar(where: Where, node: YamlNode | null, what: string): unknown {
   if (node === null || node === undefined) bad(where, node, `${what} has no value`)
-  if (!isScalar(node)) bad(where, node, `${what} must be a single value, not a ${isMap(node) ? 'map' : 'list'}`)
+  if (!isScalar(node))
+    bad(where, node, `${what} must be a single value, not a ${isMap(node) ? 'map' : 'list'}`)
   return node.value
 }
 
@@ -90,28 +103,47 @@ export function check(where: Where, node: YamlNode | null, spec: Spec, what: str
       return str(where, node, what)
     case 'bool': {
       const v = scalar(where, node, what)
-      if (typeof v !== 'boolean') bad(where, node, `${what} must be true or false, not ${JSON.stringify(v)}`)
+      if (typeof v !== 'boolean')
+        bad(where, node, `${what} must be true or false, not ${JSON.stringify(v)}`)
       return v
     }
     case 'int': {
       const v = scalar(where, node, what)
       if (typeof v !== 'number' || !Number.isInteger(v) || v < (spec.min ?? 0)) {
-        bad(where, node, `${what} must be a whole number ≥ ${spec.min ?? 0}, not ${JSON.stringify(v)}`)
+        bad(
+          where,
+          node,
+          `${what} must be a whole number ≥ ${spec.min ?? 0}, not ${JSON.stringify(v)}`,
+        )
       }
       return v
     }
     case 'duration': {
       const v = scalar(where, node, what)
       const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined
-      if (ms === undefined) bad(where, node, `${what} must be a duration such as 30s, 500ms, 5m, 1h (or seconds), not ${JSON.stringify(v)}`)
+      if (ms === undefined)
+        bad(
+          where,
+          node,
+          `${what} must be a duration such as 30s, 500ms, 5m, 1h (or seconds), not ${JSON.stringify(v)}`,
+        )
       const [min, max] = [spec.min ?? 0, spec.max ?? MAX_TIMER_MS]
-      if (ms < min || ms > max) bad(where, node, `${what} must be from ${showMs(min)} to ${showMs(max)}, not ${JSON.stringify(v)}`)
+      if (ms < min || ms > max)
+        bad(
+          where,
+          node,
+          `${what} must be from ${showMs(min)} to ${showMs(max)}, not ${JSON.stringify(v)}`,
+        )
       return ms
     }
     case 'enum': {
       const v = str(where, node, what)
       if (!spec.values.includes(v)) {
-        bad(where, node, `${what} must be one of ${spec.values.join(', ')}, not '${v}'${suggest(v, spec.values)}`)
+        bad(
+          where,
+          node,
+          `${what} must be one of ${spec.values.join(', ')}, not '${v}'${suggest(v, spec.values)}`,
+        )
       }
       return v
     }
@@ -155,7 +187,12 @@ export function check(where: Where, node: YamlNode | null, spec: Spec, what: str
   }
 }
 
-export function checkObject(where: Where, node: YamlNode | null, keys: Record<string, Spec>, what: string): Record<string, unknown> {
+export function checkObject(
+  where: Where,
+  node: YamlNode | null,
+  keys: Record<string, Spec>,
+  what: string,
+): Record<string, unknown> {
   if (!isMap(node)) bad(where, node, `${what} must be a map of keys to values`)
   const out: Record<string, unknown> = Object.create(null)
   const seen = new Set<string>()
@@ -164,8 +201,14 @@ export function checkObject(where: Where, node: YamlNode | null, keys: Record<st
     const key = str(where, keyNode, `a key in ${what}`)
     uniqueKey(where, seen, key, keyNode)
     const spec = Object.hasOwn(keys, key) ? keys[key] : undefined
-    if (!spec) bad(where, keyNode, `unknown key '${key}' in ${what}${suggest(key, Object.keys(keys))}`)
-    out[key] = check(where, pair.value as YamlNode, spec, what === 'the config' ? key : `${what}.${key}`)
+    if (!spec)
+      bad(where, keyNode, `unknown key '${key}' in ${what}${suggest(key, Object.keys(keys))}`)
+    out[key] = check(
+      where,
+      pair.value as YamlNode,
+      spec,
+      what === 'the config' ? key : `${what}.${key}`,
+    )
   }
   return out
 }

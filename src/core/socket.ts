@@ -13,12 +13,14 @@ export function connectSocket(family: number, sa: Uint8Array, timeoutMs?: number
   const unix = family === S.AF_UNIX
   const fd = libc.socket(family, S.SOCK_STREAM | (unix ? 0 : S.SOCK_NONBLOCK))
   try {
-    if (unix && timeoutMs !== undefined) libc.setsockopt(fd, S.SOL_SOCKET, S.SO_SNDTIMEO, S.timeval(timeoutMs))
+    if (unix && timeoutMs !== undefined)
+      libc.setsockopt(fd, S.SOL_SOCKET, S.SO_SNDTIMEO, S.timeval(timeoutMs))
     let rc = libc.tryConnect(fd, sa)
     if (rc === -S.errno.EINPROGRESS) rc = awaitConnect(fd, timeoutMs)
     if (rc === -S.errno.EAGAIN && unix) rc = -S.errno.ETIMEDOUT
     if (rc < 0) throw new SyscallError('connect', -rc, libc.strerror(-rc))
-    if (unix && timeoutMs !== undefined) libc.setsockopt(fd, S.SOL_SOCKET, S.SO_SNDTIMEO, S.timeval(0))
+    if (unix && timeoutMs !== undefined)
+      libc.setsockopt(fd, S.SOL_SOCKET, S.SO_SNDTIMEO, S.timeval(0))
     if (!unix) libc.setNonBlocking(fd, false)
     return fd
   } catch (err) {

@@ -120,8 +120,7 @@ export function userEndpoint(
       `Failed to use Incus as ${userName}: no restricted client certificate in ${users}/ (run \`incus\` once as ${userName} on this host, where incus-user sets it up)`,
     )
   const serverCert = read(join(dir, 'cluster.crt')) ?? read(join(dir, 'server.crt'))
-  if (!serverCert)
-    fail(`use Incus as ${userName}`, `no server certificate in ${dir} (server.crt)`)
+  if (!serverCert) fail(`use Incus as ${userName}`, `no server certificate in ${dir} (server.crt)`)
   return {
     kind: 'unix',
     name: 'local',

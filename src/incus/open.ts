@@ -6,16 +6,25 @@
 import type { IncusAddress, IncusOpener } from '../backends/incus'
 import type { OpenOptions, Stream } from '../core/stream'
 
-export const openIncus: IncusOpener['openIncus'] = async (addr: IncusAddress, opts: OpenOptions): Promise<Stream> => {
-  const [{ IncusClient: Client }, { remoteEndpoint: endpointOf }, fwd, dev, owner, { connectUnix }] =
-    await Promise.all([
-      import('./client'),
-      import('./endpoint'),
-      import('./forward'),
-      import('./proxy-device'),
-      import('./owner'),
-      import('../backends/unix'),
-    ])
+export const openIncus: IncusOpener['openIncus'] = async (
+  addr: IncusAddress,
+  opts: OpenOptions,
+): Promise<Stream> => {
+  const [
+    { IncusClient: Client },
+    { remoteEndpoint: endpointOf },
+    fwd,
+    dev,
+    owner,
+    { connectUnix },
+  ] = await Promise.all([
+    import('./client'),
+    import('./endpoint'),
+    import('./forward'),
+    import('./proxy-device'),
+    import('./owner'),
+    import('../backends/unix'),
+  ])
   const client = new Client(endpointOf(addr.remote))
   // devices of `burrow proxy` runs that were killed before they could remove theirs
   await dev.cleanStale(client, { instance: addr.instance, project: addr.project })

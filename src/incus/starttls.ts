@@ -30,7 +30,10 @@ function pemToDer(pem: string): Buffer {
 const sha256 = (der: Uint8Array) => new Bun.CryptoHasher('sha256').update(der).digest('hex')
 
 /** One STARTTLS'd connection to the daemon; resolves once the handshake passed. */
-export function connectStartTls(socket: string, creds: StartTlsCredentials): Promise<tls.TLSSocket> {
+export function connectStartTls(
+  socket: string,
+  creds: StartTlsCredentials,
+): Promise<tls.TLSSocket> {
   const pinned = sha256(pemToDer(creds.serverCert))
   return new Promise((resolve, reject) => {
     const raw = net.connect(socket)

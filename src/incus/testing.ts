@@ -110,12 +110,18 @@ const BOOTED = [
   "! pgrep -f '^/bin/sh /etc/init.d/rc' >/dev/null",
 ].join('\n')
 
-export async function waitBooted(c: IncusClient, name: string, project = 'default', timeoutMs = 60_000): Promise<void> {
+export async function waitBooted(
+  c: IncusClient,
+  name: string,
+  project = 'default',
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const res = await run(c, name, project, ['/bin/sh', '-c', BOOTED])
     if (res.code === 0) return
-    if (Date.now() > deadline) throw new Error(`${name} did not finish booting in ${timeoutMs / 1000} s: ${res.stderr}`)
+    if (Date.now() > deadline)
+      throw new Error(`${name} did not finish booting in ${timeoutMs / 1000} s: ${res.stderr}`)
     await Bun.sleep(200)
   }
 }

@@ -16,7 +16,15 @@ export interface ContractCase<A extends Address> {
   /** host, port and a fragment of the one-line error */
   invalid: [string, string, string][]
   /** a live peer to open, or a reason why none can exist on this machine */
-  live: { open: () => Promise<{ address: Address; check: (s: Stream) => Promise<void>; stop: () => Promise<void> }> } | { skip: string }
+  live:
+    | {
+        open: () => Promise<{
+          address: Address
+          check: (s: Stream) => Promise<void>
+          stop: () => Promise<void>
+        }>
+      }
+    | { skip: string }
 }
 
 export function runBackendContract<A extends Address>(c: ContractCase<A>): void {
@@ -26,12 +34,15 @@ export function runBackendContract<A extends Address>(c: ContractCase<A>): void 
       expect(parseAddress(host, port)).toEqual(want)
     })
 
-    test.each(c.valid)('formats %p back into something that parses to the same address', (host, port) => {
-      const addr = c.backend.parse(host, port)!
-      const text = c.backend.format(addr)
-      const cut = text.lastIndexOf(' ') // paths may contain spaces; the port never does
-      expect(parseAddress(text.slice(0, cut), text.slice(cut + 1))).toEqual(addr as Address)
-    })
+    test.each(c.valid)(
+      'formats %p back into something that parses to the same address',
+      (host, port) => {
+        const addr = c.backend.parse(host, port)!
+        const text = c.backend.format(addr)
+        const cut = text.lastIndexOf(' ') // paths may contain spaces; the port never does
+        expect(parseAddress(text.slice(0, cut), text.slice(cut + 1))).toEqual(addr as Address)
+      },
+    )
 
     test.each(c.foreign.map((h) => [h]))('says "not mine" for %p', (host) => {
       expect(c.backend.parse(host, '22')).toBeUndefined()

@@ -18,10 +18,16 @@ function table(header: string): string[][] {
   const at = lines.indexOf(header)
   if (at < 0) throw new Error(`README has no table '${header}'`)
   const end = lines.findIndex((l, i) => i > at && !l.startsWith('|'))
-  return lines.slice(at + 2, end).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()))
+  return lines.slice(at + 2, end).map((l) =>
+    l
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim()),
+  )
 }
 
-const ticks = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).filter((t) => !['/', '%'].includes(t))
+const ticks = (cell: string) =>
+  [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).filter((t) => !['/', '%'].includes(t))
 const prefixOf = (form: string) => form.split(/[/%*]/)[0]!
 const declaredPrefixes = backends.flatMap((b) => b.prefixes)
 const looseNames = backends
@@ -57,7 +63,10 @@ describe('the README host-key table agrees with each form and name', () => {
   const readme = new Map<string, HostKeyPolicy>()
   for (const [cell, policy] of table('| form | host keys | why |')) {
     for (const form of ticks(cell!)) {
-      readme.set(allNames.includes(form) ? form : prefixOf(form), policy!.startsWith('not recorded') ? 'throwaway' : 'check')
+      readme.set(
+        allNames.includes(form) ? form : prefixOf(form),
+        policy!.startsWith('not recorded') ? 'throwaway' : 'check',
+      )
     }
   }
 

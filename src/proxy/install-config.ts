@@ -27,10 +27,14 @@ export function matchPatterns(): { hosts: string[]; throwaway: string[] } {
     if (b.hostKeys === undefined) continue
     const prefixes = b.prefixes.flatMap((p) => SEPARATORS.map((s) => `${p}${s}*`))
     for (const n of b.names ?? []) {
-      const coveredByPrefix = b.prefixes.some((p) => SEPARATORS.some((s) => n.name.startsWith(p + s)))
+      const coveredByPrefix = b.prefixes.some((p) =>
+        SEPARATORS.some((s) => n.name.startsWith(p + s)),
+      )
       if (!coveredByPrefix) hosts.push(n.name)
-      if (n.hostKeys === 'throwaway' && (b.hostKeys !== 'throwaway' || !coveredByPrefix)) throwaway.push(n.name)
-      if (n.hostKeys !== 'throwaway' && b.hostKeys === 'throwaway' && coveredByPrefix) negated.push(`!${n.name}`)
+      if (n.hostKeys === 'throwaway' && (b.hostKeys !== 'throwaway' || !coveredByPrefix))
+        throwaway.push(n.name)
+      if (n.hostKeys !== 'throwaway' && b.hostKeys === 'throwaway' && coveredByPrefix)
+        negated.push(`!${n.name}`)
     }
     hosts.push(...prefixes)
     if (b.hostKeys === 'throwaway') throwaway.push(...prefixes)
@@ -45,7 +49,8 @@ export function hostKeysHelp(): string {
   const throwaway: string[] = []
   for (const b of backends) {
     if (b.hostKeys === undefined) continue
-    for (const n of b.names ?? []) (n.hostKeys === 'check' ? checked : throwaway).push(n.name.replace('%', '/'))
+    for (const n of b.names ?? [])
+      (n.hostKeys === 'check' ? checked : throwaway).push(n.name.replace('%', '/'))
     const forms = b.prefixes.length > 1 ? [`${b.prefixes[0]}*`] : [...b.prefixes]
     ;(b.hostKeys === 'check' ? checked : throwaway).push(...forms)
   }
@@ -132,7 +137,10 @@ export function installConfig(opts: InstallOptions): string[] {
   if (opts.uninstall) return uninstall(p)
   const report: string[] = []
   if (existsSync(p.fragment) && !ours(p.fragment)) {
-    fail(`write ${p.fragment}`, 'the file exists and was not written by burrow (move it away first)')
+    fail(
+      `write ${p.fragment}`,
+      'the file exists and was not written by burrow (move it away first)',
+    )
   }
   if (existsSync(p.fragment) && readFileSync(p.fragment, 'utf8') === text) {
     report.push(`${p.fragment} is already up to date`)
@@ -158,7 +166,8 @@ function addInclude(config: string, fragment: string): string {
 function uninstall(p: Paths): string[] {
   const report: string[] = []
   if (!existsSync(p.fragment)) report.push(`${p.fragment} is not installed`)
-  else if (!ours(p.fragment)) fail(`remove ${p.fragment}`, 'it was not written by burrow; leaving it alone')
+  else if (!ours(p.fragment))
+    fail(`remove ${p.fragment}`, 'it was not written by burrow; leaving it alone')
   else {
     rmSync(p.fragment)
     report.push(`removed ${p.fragment}`)
@@ -191,7 +200,8 @@ function verify(p: Paths): string {
   try {
     const r = spawnSync('ssh', args, { encoding: 'utf8' })
     if (r.error) return `could not run ssh to check the result (${r.error.message})`
-    if (r.status !== 0) fail(`check ${p.fragment} with ssh -G`, r.stderr.trim().split('\n')[0] ?? `exit ${r.status}`)
+    if (r.status !== 0)
+      fail(`check ${p.fragment} with ssh -G`, r.stderr.trim().split('\n')[0] ?? `exit ${r.status}`)
     const proxy = r.stdout.split('\n').find((l) => l.startsWith('proxycommand '))
     if (proxy?.includes(' proxy --typed ')) return `ssh -G ${probe} uses it: ${proxy}`
     return `warning: ssh -G ${probe} does not use it (${proxy ?? 'no proxycommand'}): an earlier Host match or a missing Include wins`

@@ -12,7 +12,6 @@ import { handOver } from '../core/socket'
 /** set in the keeper: its parent exits at once, which must not end it (PR_SET_PDEATHSIG) */
 export const KEEPER_ENV = 'BURROW_KEEPER'
 
-
 export function handOverToKeeper(host: string, port: string, wait?: string): void {
   const [mine, theirs] = libc.socketpair()
   try {

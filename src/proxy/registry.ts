@@ -41,7 +41,9 @@ function backendFor(addr: AddressBase): AnyBackend {
 /** The backend whose prefix (with a separator) or whole name `host` uses; undefined for a TCP host. */
 export function formOf(host: string): AnyBackend | undefined {
   return all.find(
-    (b) => b.names?.some((n) => n.name === host) || b.prefixes.some((p) => SEPARATORS.some((s) => host.startsWith(p + s))),
+    (b) =>
+      b.names?.some((n) => n.name === host) ||
+      b.prefixes.some((p) => SEPARATORS.some((s) => host.startsWith(p + s))),
   )
 }
 
@@ -51,7 +53,10 @@ export function parseAddress(host: string, port = '22'): Address {
   const bare = all.find((b) => b.prefixes.includes(host.toLowerCase()))
   if (bare) {
     const what = bare.usage.slice(bare.usage.lastIndexOf('/') + 1)
-    fail(`parse host specification '${host}'`, `the separator is missing (expected ${host}/${what} or ${host}%${what})`)
+    fail(
+      `parse host specification '${host}'`,
+      `the separator is missing (expected ${host}/${what} or ${host}%${what})`,
+    )
   }
   for (const b of all) {
     const addr = b.parse(host, port) as Address | undefined
@@ -92,7 +97,9 @@ export async function openAddress(addr: Address, opts: OpenOptions = {}): Promis
 /** The forms as users write them, for help texts: `unix/PATH, vsock/CID, …, .host, or a TCP host`. */
 export function formsHelp(): string {
   const forms = all.filter((b) => b.prefixes.length).map((b) => b.usage)
-  const names = all.flatMap((b) => (b.names ?? []).map((n) => n.name)).filter((n) => !formOf(n)?.prefixes.some((p) => n.startsWith(p)))
+  const names = all
+    .flatMap((b) => (b.names ?? []).map((n) => n.name))
+    .filter((n) => !formOf(n)?.prefixes.some((p) => n.startsWith(p)))
   return `${[...forms, ...names].join(', ')}, or a TCP host; \`%\` may replace \`/\``
 }
 
@@ -101,6 +108,9 @@ function suggestForm(host: string): string | undefined {
   const m = /^([A-Za-z:-]+)([/%])(.*)$/.exec(host)
   if (!m) return undefined
   const [, typed, sep, rest] = m as unknown as [string, string, string, string]
-  const best = closest(typed.toLowerCase(), all.flatMap((b) => b.prefixes))[0]
+  const best = closest(
+    typed.toLowerCase(),
+    all.flatMap((b) => b.prefixes),
+  )[0]
   return best === undefined ? undefined : `${best}${sep}${rest}`
 }

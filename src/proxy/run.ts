@@ -58,7 +58,8 @@ export async function runProxy(opts: ProxyOptions): Promise<number> {
     // ssh sends SIGHUP to its ProxyCommand when it exits (and closes the pipes): a stream that
     // must remove something when it ends (an Incus device) outlives the signal until the relay
     // sees the pipes close, instead of dying with the thing left behind
-    if (stream.relayOnly) for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(sig, () => {})
+    if (stream.relayOnly)
+      for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) process.on(sig, () => {})
     const end = relay(stream.fd, { idleMs: waitMs })
     logger.debug(`relay ended: ${end}`)
     return 0

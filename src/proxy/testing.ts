@@ -9,7 +9,10 @@ import * as libc from '../core/ffi/libc'
 export function helloUnix() {
   const dir = mkdtempSync('/tmp/burrow-t-')
   const path = join(dir, 'hello.sock')
-  const server = Bun.listen({ unix: path, socket: { open: (s) => void s.write('hello\n'), data() {} } })
+  const server = Bun.listen({
+    unix: path,
+    socket: { open: (s) => void s.write('hello\n'), data() {} },
+  })
   return {
     path,
     stop: async () => {
@@ -20,7 +23,11 @@ export function helloUnix() {
 }
 
 export function helloTcp() {
-  const server = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { open: (s) => void s.write('hello\n'), data() {} } })
+  const server = Bun.listen({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: { open: (s) => void s.write('hello\n'), data() {} },
+  })
   return { port: server.port, stop: async () => server.stop(true) }
 }
 

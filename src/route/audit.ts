@@ -13,7 +13,8 @@ export function auditText(user: string, e: AuditEvent): string {
   const head = `${e.sid} ${user} from ${JSON.stringify(e.from)} via ${JSON.stringify(e.sshd)} service=${e.service}`
   if (e.kind === 'nodest') return `${head}: no destination up`
   if (e.kind === 'start') return `${head} → ${e.dest} command=${JSON.stringify(e.command ?? '')}`
-  const how = e.exit === undefined ? 'ended without an exit code (the session went away)' : `exit ${e.exit}`
+  const how =
+    e.exit === undefined ? 'ended without an exit code (the session went away)' : `exit ${e.exit}`
   return `${head} → ${e.dest} ${how} after ${(e.seconds ?? 0).toFixed(1)} s`
 }
 

@@ -14,7 +14,8 @@ export interface Child {
 }
 
 export function exitCodeOf(proc: Bun.Subprocess): number {
-  if (proc.signalCode) return 128 + (constants.signals[proc.signalCode as keyof typeof constants.signals] ?? 0)
+  if (proc.signalCode)
+    return 128 + (constants.signals[proc.signalCode as keyof typeof constants.signals] ?? 0)
   return proc.exitCode ?? 255
 }
 
@@ -33,7 +34,11 @@ export function wrap(proc: Bun.Subprocess): Child {
 }
 
 /** A child on our own stdin/stdout/stderr (or on nothing, when quiet). */
-export function spawnPlain(argv: string[], env: Record<string, string | undefined>, opts: { quiet?: boolean } = {}): Child {
+export function spawnPlain(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  opts: { quiet?: boolean } = {},
+): Child {
   const io = opts.quiet ? 'ignore' : 'inherit'
   return wrap(Bun.spawn(argv, { env, stdin: io, stdout: io, stderr: io }))
 }

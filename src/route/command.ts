@@ -26,7 +26,10 @@ export interface SshCommand {
 }
 
 export interface BuildOptions {
-  config: Pick<Config, 'ssh' | 'force_command' | 'command_must_match' | 'translate_commands' | 'check_timeout'>
+  config: Pick<
+    Config,
+    'ssh' | 'force_command' | 'command_must_match' | 'translate_commands' | 'check_timeout'
+  >
   dest: Dest
   /** SSH_ORIGINAL_COMMAND ('' for an interactive login) */
   original: string
@@ -44,7 +47,10 @@ export function isSftp(command: string): boolean {
 }
 
 /** command_must_match: anything but force_command is refused (before any host is tried). */
-export function checkCommand(config: Pick<Config, 'force_command' | 'command_must_match'>, original: string): void {
+export function checkCommand(
+  config: Pick<Config, 'force_command' | 'command_must_match'>,
+  original: string,
+): void {
   if (config.command_must_match && original !== config.force_command) {
     fail('run the command', `this service only runs '${config.force_command}'`)
   }
@@ -65,15 +71,32 @@ export function buildSshCommand(o: BuildOptions): SshCommand {
     // ssh.args or a translate_commands entry wins
     const quiet = config.ssh.args.includes('-q') ? ' --quiet' : ''
     const proxy = `${o.self.replaceAll('%', '%%')} route connect${quiet} --wait ${config.check_timeout / 1000} %h %p`
-    to.unshift('-o', `ProxyCommand=${proxy}`, '-o', 'ProxyUseFdpass=yes', ...(dest.port !== 22 ? ['-p', String(dest.port)] : []))
+    to.unshift(
+      '-o',
+      `ProxyCommand=${proxy}`,
+      '-o',
+      'ProxyUseFdpass=yes',
+      ...(dest.port !== 22 ? ['-p', String(dest.port)] : []),
+    )
   }
   checkCommand(config, o.original)
   const command = config.force_command || o.original
   if (command === '') return { argv: [...argv, ...to], disableDump: false, sftp: false }
-  const t = Object.hasOwn(config.translate_commands, command) ? config.translate_commands[command] : undefined
+  const t = Object.hasOwn(config.translate_commands, command)
+    ? config.translate_commands[command]
+    : undefined
   if (t) {
-    return { argv: [...argv, ...t.ssh_args, ...to, '--', t.command], disableDump: t.disable_dump, sftp: t.ssh_args.includes('-s') }
+    return {
+      argv: [...argv, ...t.ssh_args, ...to, '--', t.command],
+      disableDump: t.disable_dump,
+      sftp: t.ssh_args.includes('-s'),
+    }
   }
-  if (isSftp(command)) return { argv: [...argv, '-s', ...to, '--', 'sftp'], disableDump: false, sftp: true }
-  return { argv: [...argv, ...(o.tty ? ['-t'] : []), ...to, '--', command], disableDump: false, sftp: false }
+  if (isSftp(command))
+    return { argv: [...argv, '-s', ...to, '--', 'sftp'], disableDump: false, sftp: true }
+  return {
+    argv: [...argv, ...(o.tty ? ['-t'] : []), ...to, '--', command],
+    disableDump: false,
+    sftp: false,
+  }
 }

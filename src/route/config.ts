@@ -95,18 +95,29 @@ const keys: Record<string, Spec> = {
   ssh: { t: 'object', keys: { exe: { t: 'string' }, args: { t: 'list' } } },
   translate_commands: {
     t: 'mapOf',
-    value: { t: 'object', keys: { ssh_args: { t: 'list' }, command: { t: 'string' }, disable_dump: { t: 'bool' } } },
+    value: {
+      t: 'object',
+      keys: { ssh_args: { t: 'list' }, command: { t: 'string' }, disable_dump: { t: 'bool' } },
+    },
   },
   dump: { t: 'string' },
   state: {
     t: 'object',
-    keys: { path: { t: 'string' }, socket: { t: 'string' }, access: { t: 'enum', values: ACCESS }, admin_group: { t: 'string' } },
+    keys: {
+      path: { t: 'string' },
+      socket: { t: 'string' },
+      access: { t: 'enum', values: ACCESS },
+      admin_group: { t: 'string' },
+    },
   },
   etcd: {
     t: 'object',
     keys: {
       endpoints: { t: 'list' },
-      tls: { t: 'object', keys: { cafile: { t: 'string' }, certfile: { t: 'string' }, keyfile: { t: 'string' } } },
+      tls: {
+        t: 'object',
+        keys: { cafile: { t: 'string' }, certfile: { t: 'string' }, keyfile: { t: 'string' } },
+      },
       username: { t: 'string' },
       password: { t: 'string' },
       password_file: { t: 'string' },
@@ -117,7 +128,11 @@ const keys: Record<string, Spec> = {
   },
 }
 
-const conditionKeys: Record<string, Spec> = { users: { t: 'list' }, groups: { t: 'list' }, sources: { t: 'list' } }
+const conditionKeys: Record<string, Spec> = {
+  users: { t: 'list' },
+  groups: { t: 'list' },
+  sources: { t: 'list' },
+}
 
 export function defaults(): Config {
   return {
@@ -140,7 +155,12 @@ export function defaults(): Config {
     ssh: { exe: 'ssh', args: ['-q'] },
     translate_commands: {},
     dump: '',
-    state: { path: '/var/lib/burrow/route.db', socket: DEFAULT_SOCKET, access: 'service', admin_group: '' },
+    state: {
+      path: '/var/lib/burrow/route.db',
+      socket: DEFAULT_SOCKET,
+      access: 'service',
+      admin_group: '',
+    },
     etcd: {
       endpoints: [],
       tls: { cafile: '', certfile: '', keyfile: '' },
@@ -175,7 +195,10 @@ export function loadConfig(file: string): LoadedConfig {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     const code = (err as { code?: string }).code
-    fail(`read ${file}`, code === 'ENOENT' ? 'no such file (pass --config FILE)' : String((err as Error).message))
+    fail(
+      `read ${file}`,
+      code === 'ENOENT' ? 'no such file (pass --config FILE)' : String((err as Error).message),
+    )
   }
   return parseConfig(text, file)
 }
@@ -199,13 +222,17 @@ export function parseConfig(text: string, file: string): LoadedConfig {
 }
 
 function parseOverride(where: Where, node: YamlNode): Override {
-  if (!isMap(node)) bad(where, node, 'each override must be a map with `match:` and the keys it sets')
+  if (!isMap(node))
+    bad(where, node, 'each override must be a map with `match:` and the keys it sets')
   const matchNode = node.get('match', true) as YamlNode | undefined
-  if (matchNode === undefined) bad(where, node, 'this override has no `match:` (a list of {users, groups, sources})')
-  if (!isSeq(matchNode) || matchNode.items.length === 0) bad(where, matchNode, 'match must be a non-empty list of conditions')
+  if (matchNode === undefined)
+    bad(where, node, 'this override has no `match:` (a list of {users, groups, sources})')
+  if (!isSeq(matchNode) || matchNode.items.length === 0)
+    bad(where, matchNode, 'match must be a non-empty list of conditions')
   const match = (matchNode.items as YamlNode[]).map((c) => {
     const cond = checkObject(where, c, conditionKeys, 'a match condition') as Condition
-    if (Object.keys(cond).length === 0) bad(where, c, 'an empty match condition would match everyone; remove the override instead')
+    if (Object.keys(cond).length === 0)
+      bad(where, c, 'an empty match condition would match everyone; remove the override instead')
     return cond
   })
   const set = checkObject(where, node, { ...keys, match: { t: 'any' } }, 'an override')
@@ -225,7 +252,10 @@ function validate(where: Where, root: YamlNode | null, set: Partial_, label?: st
     }
   }
   if (set.service !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(set.service as string)) {
-    fail(`load ${ctx('service')}`, `service '${set.service}' may only use letters, digits, '.', '_' and '-'`)
+    fail(
+      `load ${ctx('service')}`,
+      `service '${set.service}' may only use letters, digits, '.', '_' and '-'`,
+    )
   }
 }
 
@@ -253,7 +283,8 @@ export function merge(base: Config, set: Partial_): Config {
 
 function mergeObj(a: Obj, b: Obj): Obj {
   const out = { ...a }
-  for (const [k, v] of Object.entries(b)) out[k] = isObj(v) && isObj(a[k]) ? mergeObj(a[k] as Obj, v) : v
+  for (const [k, v] of Object.entries(b))
+    out[k] = isObj(v) && isObj(a[k]) ? mergeObj(a[k] as Obj, v) : v
   return out
 }
 
@@ -274,13 +305,16 @@ export function effectiveConfig(loaded: LoadedConfig, who: Identity): Effective 
     }
   }
   for (const [name, t] of Object.entries(config.translate_commands)) {
-    if (t.command === '') fail(`load ${loaded.file}`, `translate_commands['${name}'] needs a command`)
+    if (t.command === '')
+      fail(`load ${loaded.file}`, `translate_commands['${name}'] needs a command`)
   }
   return { config, dests: expandDests(config.dest), applied }
 }
 
 /** Every destination any override could route to, for `route check` and `ctl show hosts`. */
 export function allDests(loaded: LoadedConfig): Dest[] {
-  const lists = [loaded.top.dest, ...loaded.overrides.map((o) => o.set.dest)].filter(Boolean) as string[][]
+  const lists = [loaded.top.dest, ...loaded.overrides.map((o) => o.set.dest)].filter(
+    Boolean,
+  ) as string[][]
   return expandDests(lists.flat())
 }

@@ -15,7 +15,11 @@ import * as libc from '../core/ffi/libc'
 const IPPROTO_TCP = 6
 const TCP_NODELAY = 1
 
-export async function runConnect(host: string, port: string, opts: { quiet?: boolean; timeoutMs?: number } = {}): Promise<number> {
+export async function runConnect(
+  host: string,
+  port: string,
+  opts: { quiet?: boolean; timeoutMs?: number } = {},
+): Promise<number> {
   // nothing to hand over once ssh is gone (stopped while its host was checked)
   libc.dieWithParent()
   try {

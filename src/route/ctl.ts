@@ -16,13 +16,18 @@ import { openState } from './state'
 import type { Connection, State } from './state/types'
 import { type Format, rate, render, type Table, time } from './table'
 
-async function open(file: string): Promise<{ loaded: LoadedConfig; state: State; timeout: number }> {
+async function open(
+  file: string,
+): Promise<{ loaded: LoadedConfig; state: State; timeout: number }> {
   const loaded = loadConfig(file)
   const top = merge(defaults(), loaded.top)
   return { loaded, state: await openState(top, { fallback: false }), timeout: top.check_timeout }
 }
 
-async function withState<T>(file: string, fn: (s: { loaded: LoadedConfig; state: State; timeout: number }) => Promise<T>): Promise<T> {
+async function withState<T>(
+  file: string,
+  fn: (s: { loaded: LoadedConfig; state: State; timeout: number }) => Promise<T>,
+): Promise<T> {
   const s = await open(file)
   try {
     return await fn(s)
@@ -33,7 +38,8 @@ async function withState<T>(file: string, fn: (s: { loaded: LoadedConfig; state:
 
 export async function runCheck(file: string, every?: string): Promise<void> {
   const interval = every === undefined ? undefined : parseDuration(every)
-  if (every !== undefined && !interval) fail(`parse --every '${every}'`, 'expected a duration such as 30s or 5m')
+  if (every !== undefined && !interval)
+    fail(`parse --every '${every}'`, 'expected a duration such as 30s or 5m')
   for (;;) {
     await withState(file, async ({ loaded, state, timeout }) => {
       for (const { dest, probe } of await checkAll(state, allDests(loaded), timeout)) {
@@ -88,21 +94,61 @@ export async function runShow(file: string, what: string, flags: ShowFlags): Pro
 }
 
 async function showHosts(loaded: LoadedConfig, state: State): Promise<Table> {
-  const [hosts, conns, sticky] = await Promise.all([state.hosts(), state.connections(), state.sticky()])
+  const [hosts, conns, sticky] = await Promise.all([
+    state.hosts(),
+    state.connections(),
+    state.sticky(),
+  ])
   const ids = [...new Set([...allDests(loaded).map((d) => d.id), ...hosts.map((h) => h.id)])]
   const rows = ids.map((id) => {
     const h = hosts.find((x) => x.id === id)
     const mine = conns.filter((c) => c.dest === id)
     const st = h ? (h.disabled ? 'disabled' : h.state) : 'unknown'
-    return [id, st, time(h?.ts ?? 0), mine.length, rate(sum(mine.map((c) => c.bwIn))), rate(sum(mine.map((c) => c.bwOut))), sticky.filter((s) => s.dest === id).length]
+    return [
+      id,
+      st,
+      time(h?.ts ?? 0),
+      mine.length,
+      rate(sum(mine.map((c) => c.bwIn))),
+      rate(sum(mine.map((c) => c.bwOut))),
+      sticky.filter((s) => s.dest === id).length,
+    ]
   })
-  return { columns: ['Host', 'State', 'Last check', '# of conns', 'Bw in', 'Bw out', '# sticky'], rows }
+  return {
+    columns: ['Host', 'State', 'Last check', '# of conns', 'Bw in', 'Bw out', '# sticky'],
+    rows,
+  }
 }
 
 function showConnections(conns: Connection[], all: boolean): Table {
   if (all) {
-    const rows = conns.map((c) => [c.user, c.service, c.from, c.dest, c.gateway, c.sshd, time(c.start), c.id, rate(c.bwIn), rate(c.bwOut)])
-    return { columns: ['User', 'Service', 'From', 'Destination', 'Gateway', 'Sshd', 'Start time', 'Session', 'Bw in', 'Bw out'], rows }
+    const rows = conns.map((c) => [
+      c.user,
+      c.service,
+      c.from,
+      c.dest,
+      c.gateway,
+      c.sshd,
+      time(c.start),
+      c.id,
+      rate(c.bwIn),
+      rate(c.bwOut),
+    ])
+    return {
+      columns: [
+        'User',
+        'Service',
+        'From',
+        'Destination',
+        'Gateway',
+        'Sshd',
+        'Start time',
+        'Session',
+        'Bw in',
+        'Bw out',
+      ],
+      rows,
+    }
   }
   const groups = new Map<string, Connection[]>()
   for (const c of conns) {
@@ -111,12 +157,28 @@ function showConnections(conns: Connection[], all: boolean): Table {
   }
   const rows = [...groups.values()].map((g) => {
     const c = g[0]!
-    return [c.user, c.service, c.dest, g.length, time(Math.max(...g.map((x) => x.start))), rate(sum(g.map((x) => x.bwIn))), rate(sum(g.map((x) => x.bwOut)))]
+    return [
+      c.user,
+      c.service,
+      c.dest,
+      g.length,
+      time(Math.max(...g.map((x) => x.start))),
+      rate(sum(g.map((x) => x.bwIn))),
+      rate(sum(g.map((x) => x.bwOut))),
+    ]
   })
   return {
     columns: ['User', 'Service', 'Destination', '# of conns', 'Last connection', 'Bw in', 'Bw out'],
     rows,
-    footer: ['Total', '', '', conns.length, '', rate(sum(conns.map((c) => c.bwIn))), rate(sum(conns.map((c) => c.bwOut)))],
+    footer: [
+      'Total',
+      '',
+      '',
+      conns.length,
+      '',
+      rate(sum(conns.map((c) => c.bwIn))),
+      rate(sum(conns.map((c) => c.bwOut))),
+    ],
   }
 }
 
@@ -125,10 +187,25 @@ function showUsers(conns: Connection[]): Table {
   const rows = users.map((u) => {
     const mine = conns.filter((c) => c.user === u)
     // '' = other users' sessions, which the state service shows a non-admin only as load
-    if (u === '') return ['(others)', '-', mine.length, '-', rate(sum(mine.map((c) => c.bwIn))), rate(sum(mine.map((c) => c.bwOut)))]
+    if (u === '')
+      return [
+        '(others)',
+        '-',
+        mine.length,
+        '-',
+        rate(sum(mine.map((c) => c.bwIn))),
+        rate(sum(mine.map((c) => c.bwOut))),
+      ]
     const r = Bun.spawnSync(['id', '-Gn', '--', u], { stdout: 'pipe', stderr: 'ignore' })
     const groups = r.exitCode === 0 ? r.stdout.toString().trim().split(/\s+/).join(',') : '-'
-    return [u, groups, mine.length, [...new Set(mine.map((c) => c.service))].join(','), rate(sum(mine.map((c) => c.bwIn))), rate(sum(mine.map((c) => c.bwOut)))]
+    return [
+      u,
+      groups,
+      mine.length,
+      [...new Set(mine.map((c) => c.service))].join(','),
+      rate(sum(mine.map((c) => c.bwIn))),
+      rate(sum(mine.map((c) => c.bwOut))),
+    ]
   })
   return { columns: ['User', 'Groups', '# of conns', 'Services', 'Bw in', 'Bw out'], rows }
 }
@@ -139,7 +216,11 @@ function showConfig(loaded: LoadedConfig, f: ShowFlags): string {
   let source = { ip: '', port: 0 }
   if (f.source) {
     const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]+)$/.exec(f.source)
-    if (!m) fail(`parse --source '${f.source}'`, 'expected IP:PORT of the gateway sshd, e.g. 192.0.2.1:22')
+    if (!m)
+      fail(
+        `parse --source '${f.source}'`,
+        'expected IP:PORT of the gateway sshd, e.g. 192.0.2.1:22',
+      )
     source = { ip: (m[1] ?? m[2])!, port: Number(m[3]) }
   }
   const lookup = () => {
@@ -148,11 +229,19 @@ function showConfig(loaded: LoadedConfig, f: ShowFlags): string {
   }
   const eff = effectiveConfig(loaded, { user, groups: groups ? () => groups : lookup, source })
   const head = [`# effective config for user ${user}${f.source ? ` on ${f.source}` : ''}`]
-  head.push(eff.applied.length ? `# overrides applied: ${eff.applied.join(', ')}` : '# no override applies')
+  head.push(
+    eff.applied.length ? `# overrides applied: ${eff.applied.join(', ')}` : '# no override applies',
+  )
   head.push(`# destinations: ${eff.dests.map((d) => d.id).join(', ') || '(none)'}`)
   const ms = (n: number) => `${n / 1000}s`
   const c = eff.config
-  const shown = { ...c, sticky_ttl: ms(c.sticky_ttl), check_interval: ms(c.check_interval), check_timeout: ms(c.check_timeout), etcd: { ...c.etcd, keyttl: ms(c.etcd.keyttl), password: c.etcd.password ? '(set)' : '' } }
+  const shown = {
+    ...c,
+    sticky_ttl: ms(c.sticky_ttl),
+    check_interval: ms(c.check_interval),
+    check_timeout: ms(c.check_timeout),
+    etcd: { ...c.etcd, keyttl: ms(c.etcd.keyttl), password: c.etcd.password ? '(set)' : '' },
+  }
   return `${head.join('\n')}\n${stringify(shown)}`
 }
 
@@ -167,7 +256,11 @@ function targets(loaded: LoadedConfig, hosts: string[] | undefined): string[] {
   }
 }
 
-export async function runEnable(file: string, enable: boolean, hosts: string[] | undefined): Promise<void> {
+export async function runEnable(
+  file: string,
+  enable: boolean,
+  hosts: string[] | undefined,
+): Promise<void> {
   await withState(file, async ({ loaded, state }) => {
     for (const id of targets(loaded, hosts)) {
       await state.setDisabled(id, !enable)
@@ -176,10 +269,16 @@ export async function runEnable(file: string, enable: boolean, hosts: string[] |
   })
 }
 
-export async function runForget(file: string, what: string, f: { host?: string; all?: boolean; user?: string; service?: string; dest?: string }): Promise<void> {
+export async function runForget(
+  file: string,
+  what: string,
+  f: { host?: string; all?: boolean; user?: string; service?: string; dest?: string },
+): Promise<void> {
   await withState(file, async ({ loaded, state }) => {
     if (what === 'host') {
-      const ids = f.all ? (await state.hosts()).map((h) => h.id) : targets(loaded, f.host ? [f.host] : [])
+      const ids = f.all
+        ? (await state.hosts()).map((h) => h.id)
+        : targets(loaded, f.host ? [f.host] : [])
       for (const id of ids) await state.forgetHost(id)
       process.stdout.write(`forgot ${ids.length} host(s)\n`)
     } else if (what === 'sticky') {
@@ -197,15 +296,29 @@ export async function runForget(file: string, what: string, f: { host?: string; 
 export function parseExpire(text: string, now = Date.now()): number {
   const d = parseDuration(text)
   if (d) return now + d
-  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?$/.exec(text)
-  if (!m) fail(`parse --expire '${text}'`, "expected a duration (2h) or a date 'YYYY-MM-DD[ HH:MM[:SS]]'")
+  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?$/.exec(
+    text,
+  )
+  if (!m)
+    fail(`parse --expire '${text}'`, "expected a duration (2h) or a date 'YYYY-MM-DD[ HH:MM[:SS]]'")
   const [, y, mo, da, h = '0', mi = '0', s = '0'] = m
-  const t = new Date(Number(y), Number(mo) - 1, Number(da), Number(h), Number(mi), Number(s)).getTime()
+  const t = new Date(
+    Number(y),
+    Number(mo) - 1,
+    Number(da),
+    Number(h),
+    Number(mi),
+    Number(s),
+  ).getTime()
   if (t <= now) fail(`parse --expire '${text}'`, 'that time has passed')
   return t
 }
 
-export async function runBanner(file: string, message: string | undefined, expire?: string): Promise<void> {
+export async function runBanner(
+  file: string,
+  message: string | undefined,
+  expire?: string,
+): Promise<void> {
   await withState(file, async ({ state }) => {
     if (message === undefined) {
       await state.clearBanner()

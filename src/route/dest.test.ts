@@ -15,10 +15,19 @@ describe('destinations', () => {
     ['login1', { id: 'login1:22', host: 'login1', port: 22 }],
     ['10.0.0.1:2222', { id: '10.0.0.1:2222', host: '10.0.0.1', port: 2222 }],
     ['[::1]:2200', { id: '[::1]:2200', host: '::1', port: 2200 }],
-    ['unix/run/vm.sock', { id: 'unix/run/vm.sock', host: 'unix/run/vm.sock', port: 22, address: 'unix/run/vm.sock' }],
-    ['unix%/run/vm.sock', { id: 'unix/run/vm.sock', host: 'unix/run/vm.sock', port: 22, address: 'unix/run/vm.sock' }],
+    [
+      'unix/run/vm.sock',
+      { id: 'unix/run/vm.sock', host: 'unix/run/vm.sock', port: 22, address: 'unix/run/vm.sock' },
+    ],
+    [
+      'unix%/run/vm.sock',
+      { id: 'unix/run/vm.sock', host: 'unix/run/vm.sock', port: 22, address: 'unix/run/vm.sock' },
+    ],
     ['vsock/4711', { id: 'vsock/4711', host: 'vsock/4711', port: 22, address: 'vsock/4711' }],
-    ['vsock/4711:2222', { id: 'vsock/4711:2222', host: 'vsock/4711', port: 2222, address: 'vsock/4711' }],
+    [
+      'vsock/4711:2222',
+      { id: 'vsock/4711:2222', host: 'vsock/4711', port: 2222, address: 'vsock/4711' },
+    ],
   ])('parses %p', (entry, expected) => {
     expect(parseDest(entry)).toEqual(expected)
   })
@@ -35,10 +44,18 @@ describe('destinations', () => {
   })
 
   test('drops duplicates and keeps config order', () => {
-    expect(expandDests(['b', 'a', 'b:22', 'a[1-2]']).map((d) => d.id)).toEqual(['b:22', 'a:22', 'a1:22', 'a2:22'])
+    expect(expandDests(['b', 'a', 'b:22', 'a[1-2]']).map((d) => d.id)).toEqual([
+      'b:22',
+      'a:22',
+      'a1:22',
+      'a2:22',
+    ])
   })
 })
 
 test('an IPv6 literal in brackets is not a nodeset', () => {
-  expect(expandDests(['[::1]:2200', '[fe80::1]']).map((d) => d.id)).toEqual(['[::1]:2200', '[fe80::1]:22'])
+  expect(expandDests(['[::1]:2200', '[fe80::1]']).map((d) => d.id)).toEqual([
+    '[::1]:2200',
+    '[fe80::1]:22',
+  ])
 })

@@ -37,7 +37,10 @@ export function nodesetSize(text: string): number {
 /** Expands every `[a-b,c]` group; zero padding follows the range's first bound (`01-10`). */
 export function expandNodeset(text: string, limit = MAX_DESTS): string[] {
   const size = nodesetSize(text)
-  if (size > limit) throw new Error(`'${text}' expands to ${size.toLocaleString('en')} destinations, over the limit of ${MAX_DESTS.toLocaleString('en')} for a whole config`)
+  if (size > limit)
+    throw new Error(
+      `'${text}' expands to ${size.toLocaleString('en')} destinations, over the limit of ${MAX_DESTS.toLocaleString('en')} for a whole config`,
+    )
   return expandGroups(text)
 }
 
@@ -84,7 +87,9 @@ export function parseDest(entry: string): Dest {
       port = portOf(entry.slice(i + 1), entry)
     }
   }
-  const ok = v6 ? /^[0-9A-Fa-f:.]+$/.test(host) : /^[A-Za-z0-9_]([A-Za-z0-9_.:-]*[A-Za-z0-9_.])?$/.test(host)
+  const ok = v6
+    ? /^[0-9A-Fa-f:.]+$/.test(host)
+    : /^[A-Za-z0-9_]([A-Za-z0-9_.:-]*[A-Za-z0-9_.])?$/.test(host)
   if (!ok) {
     throw new Error(`'${entry}' is not a host name, host:port or burrow address`)
   }
@@ -94,7 +99,8 @@ export function parseDest(entry: string): Dest {
 
 function portOf(text: string, entry: string): number {
   const port = Number(text)
-  if (!/^[0-9]{1,5}$/.test(text) || port < 1 || port > 65535) throw new Error(`'${entry}' has a bad port '${text}'`)
+  if (!/^[0-9]{1,5}$/.test(text) || port < 1 || port > 65535)
+    throw new Error(`'${entry}' has a bad port '${text}'`)
   return port
 }
 
@@ -117,9 +123,16 @@ function burrowDest(entry: string): Dest {
     const text = formatAddress(addr)
     canonical = text.slice(0, text.lastIndexOf(' '))
   } catch (err) {
-    throw new Error(`'${entry}': ${err instanceof Error ? err.message.replace(/^Failed to /, 'cannot ') : err}`)
+    throw new Error(
+      `'${entry}': ${err instanceof Error ? err.message.replace(/^Failed to /, 'cannot ') : err}`,
+    )
   }
-  return { id: port === 22 ? canonical : `${canonical}:${port}`, host: canonical, port, address: canonical }
+  return {
+    id: port === 22 ? canonical : `${canonical}:${port}`,
+    host: canonical,
+    port,
+    address: canonical,
+  }
 }
 
 /** All destinations of a `dest` list, in order, duplicates dropped. */
@@ -129,7 +142,9 @@ export function expandDests(entries: readonly string[]): Dest[] {
   let total = 0
   for (const entry of entries) {
     // `[v6]:port` uses brackets too, but never for a nodeset
-    const ones = /^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$/.test(entry) ? [entry] : expandNodeset(entry, MAX_DESTS - total)
+    const ones = /^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$/.test(entry)
+      ? [entry]
+      : expandNodeset(entry, MAX_DESTS - total)
     total += ones.length
     for (const one of ones) {
       const d = parseDest(one)

@@ -15,7 +15,10 @@ export interface Probe {
   reason?: string
 }
 
-function bannerFrom(sock: { on: net.Socket['on']; destroy(): void }, timeoutMs: number): Promise<Probe> {
+function bannerFrom(
+  sock: { on: net.Socket['on']; destroy(): void },
+  timeoutMs: number,
+): Promise<Probe> {
   return new Promise((resolve) => {
     let buf = ''
     const done = (p: Probe) => {
@@ -23,7 +26,10 @@ function bannerFrom(sock: { on: net.Socket['on']; destroy(): void }, timeoutMs: 
       sock.destroy()
       resolve(p)
     }
-    const timer = setTimeout(() => done({ up: false, reason: `no SSH banner within ${timeoutMs} ms` }), timeoutMs)
+    const timer = setTimeout(
+      () => done({ up: false, reason: `no SSH banner within ${timeoutMs} ms` }),
+      timeoutMs,
+    )
     sock.on('data', (d: Buffer) => {
       buf += d.toString('latin1')
       // RFC 4253 §4.2: lines before the identification string are allowed
@@ -98,20 +104,28 @@ export async function checkHost(
   const h = known ?? (await state.host(dest.id))
   if (h?.disabled) return 'disabled'
   const now = Date.now()
-  if (h && h.state !== 'unknown' && config.check_interval > 0 && now - h.ts < config.check_interval) return h.state
+  if (h && h.state !== 'unknown' && config.check_interval > 0 && now - h.ts < config.check_interval)
+    return h.state
   const probing = probe(dest, config.check_timeout)
   const settle = alongside?.(dest)
   const p = await probing
   const result = p.up ? 'up' : 'down'
   // a down host's work is undone at once, while the result is stored; both end before any error
-  for (const r of await Promise.allSettled([settle?.(p.up), state.recordCheck(dest.id, result, now)])) {
+  for (const r of await Promise.allSettled([
+    settle?.(p.up),
+    state.recordCheck(dest.id, result, now),
+  ])) {
     if (r.status === 'rejected') throw r.reason
   }
   return result
 }
 
 /** Probes every host at once and stores the results (`burrow route check`). */
-export async function checkAll(state: State, dests: Dest[], timeoutMs: number): Promise<{ dest: Dest; probe: Probe }[]> {
+export async function checkAll(
+  state: State,
+  dests: Dest[],
+  timeoutMs: number,
+): Promise<{ dest: Dest; probe: Probe }[]> {
   const hosts = new Map((await state.hosts()).map((h) => [h.id, h]))
   return Promise.all(
     dests.map(async (dest) => {

@@ -17,7 +17,11 @@ function kernelGroups(): () => string[] {
   let cached: string[] | undefined
   return () => {
     if (cached) return cached
-    const r = Bun.spawnSync(['id', '-Gn'], { stdout: 'pipe', stderr: 'pipe', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } })
+    const r = Bun.spawnSync(['id', '-Gn'], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    })
     cached = r.exitCode === 0 ? r.stdout.toString().trim().split(/\s+/).filter(Boolean) : []
     return cached
   }
@@ -25,7 +29,11 @@ function kernelGroups(): () => string[] {
 
 /** Group names of `user` in the group database (for a peer of the state service). */
 export function groupsOf(user: string): string[] {
-  const r = Bun.spawnSync(['id', '-Gn', '--', user], { stdout: 'pipe', stderr: 'pipe', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } })
+  const r = Bun.spawnSync(['id', '-Gn', '--', user], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+  })
   return r.exitCode === 0 ? r.stdout.toString().trim().split(/\s+/).filter(Boolean) : []
 }
 

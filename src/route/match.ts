@@ -26,7 +26,10 @@ function matchSource(patterns: string[], source: Identity['source']): boolean {
     const host = m[1] ?? m[2] ?? ''
     const hosts = host === '' || host === '*' ? [] : expandNodeset(host)
     const ports = m[3] === undefined ? [] : expandNodeset(m[3]).map(Number)
-    return (hosts.length === 0 || hosts.includes(source.ip)) && (ports.length === 0 || ports.includes(source.port))
+    return (
+      (hosts.length === 0 || hosts.includes(source.ip)) &&
+      (ports.length === 0 || ports.includes(source.port))
+    )
   })
 }
 

@@ -28,7 +28,11 @@ export interface Peer {
  */
 export function identityFrom(uid: number, nameOf: (uid: number) => string | undefined): string {
   const name = nameOf(uid)
-  if (!name) fail('find who is connecting', `uid ${uid} has no passwd entry (getpwuid); route needs a named user`)
+  if (!name)
+    fail(
+      'find who is connecting',
+      `uid ${uid} has no passwd entry (getpwuid); route needs a named user`,
+    )
   return name
 }
 
@@ -43,7 +47,10 @@ export const BUN_ENV = ['BUN_OPTIONS', 'BUN_BE_BUN'] as const
 export function refuseRuntimeEnv(env: Record<string, string | undefined>): void {
   const set = BUN_ENV.filter((k) => env[k] !== undefined)
   if (set.length) {
-    fail('start route', `${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} set; they change what the binary runs, so sshd must not pass them (remove them from AcceptEnv, see docs/route.md)`)
+    fail(
+      'start route',
+      `${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} set; they change what the binary runs, so sshd must not pass them (remove them from AcceptEnv, see docs/route.md)`,
+    )
   }
 }
 
@@ -53,18 +60,30 @@ export function isAdmin(peer: Peer, adminGroup: string): boolean {
 }
 
 /** What changes shared routing state for everyone; only admins may. */
-export type AdminOp = 'enable' | 'disable' | 'forget host' | 'set the banner' | 'clear the banner' | 'forget sticky entries of'
+export type AdminOp =
+  | 'enable'
+  | 'disable'
+  | 'forget host'
+  | 'set the banner'
+  | 'clear the banner'
+  | 'forget sticky entries of'
 
 /** Rule "ctl writes": enable, disable, forget host, banner need root or the admin group. */
 export function mayChange(peer: Peer, adminGroup: string, op: AdminOp, object: string): void {
   if (isAdmin(peer, adminGroup)) return
-  const who = adminGroup ? `root and members of group ${adminGroup}` : 'root (set state.admin_group to allow a group)'
+  const who = adminGroup
+    ? `root and members of group ${adminGroup}`
+    : 'root (set state.admin_group to allow a group)'
   fail(`${op} ${object}`.trim(), `only ${who} may change the routing state; you are ${peer.user}`)
 }
 
 const FIELD_MAX = 256
 const clip = (v: unknown, what: string): string => {
-  if (typeof v !== 'string' || v.length > FIELD_MAX || /[\0-\x1f\x7f]/.test(v)) fail('register the session', `${what} must be a printable string of at most ${FIELD_MAX} characters`)
+  if (typeof v !== 'string' || v.length > FIELD_MAX || /[\0-\x1f\x7f]/.test(v))
+    fail(
+      'register the session',
+      `${what} must be a printable string of at most ${FIELD_MAX} characters`,
+    )
   return v
 }
 
@@ -73,8 +92,14 @@ const clip = (v: unknown, what: string): string => {
  * peer's uid, the gateway and start time from itself, and refuses a session id already in use
  * (so no one replaces another's row); the rest is what the session reports about its client.
  */
-export function ownConnection(peer: Peer, claimed: Partial<Connection>, gateway: string, now: number): Connection {
-  if (typeof claimed.id !== 'string' || !/^[0-9A-F]{10}$/.test(claimed.id)) fail('register the session', 'the session id must be 10 hex digits')
+export function ownConnection(
+  peer: Peer,
+  claimed: Partial<Connection>,
+  gateway: string,
+  now: number,
+): Connection {
+  if (typeof claimed.id !== 'string' || !/^[0-9A-F]{10}$/.test(claimed.id))
+    fail('register the session', 'the session id must be 10 hex digits')
   return {
     id: claimed.id,
     user: peer.user,
@@ -94,11 +119,18 @@ export function ownConnection(peer: Peer, claimed: Partial<Connection>, gateway:
  * still its own connection (the user from the kernel), its id must not be held by a connection
  * that is live in the service now, and it keeps its claimed start, which cannot lie in the future.
  */
-export function resumedConnection(peer: Peer, claimed: Partial<Connection>, gateway: string, now: number, heldNow: boolean): Connection {
+export function resumedConnection(
+  peer: Peer,
+  claimed: Partial<Connection>,
+  gateway: string,
+  now: number,
+  heldNow: boolean,
+): Connection {
   const c = ownConnection(peer, claimed, gateway, now)
   if (heldNow) fail('register the session again', `session ${c.id} is held by a live connection`)
   const start = claimed.start
-  if (typeof start === 'number' && Number.isFinite(start) && start > 0 && start <= now) c.start = start
+  if (typeof start === 'number' && Number.isFinite(start) && start > 0 && start <= now)
+    c.start = start
   return c
 }
 
@@ -108,7 +140,10 @@ export function resumedConnection(peer: Peer, claimed: Partial<Connection>, gate
  * can change. A client that is not under sshd keeps its word, marked as such in the store and the
  * audit log.
  */
-export function sessionSource(claimed: { from: string; sshd: string }, kernel: { from: string; sshd: string } | undefined): { from: string; sshd: string } {
+export function sessionSource(
+  claimed: { from: string; sshd: string },
+  kernel: { from: string; sshd: string } | undefined,
+): { from: string; sshd: string } {
   return kernel ?? { from: `${claimed.from} (claimed)`, sshd: `${claimed.sshd} (claimed)` }
 }
 
@@ -116,9 +151,16 @@ export function sessionSource(claimed: { from: string; sshd: string }, kernel: {
  * Rule "known names": what a user registers or remembers names a service and a destination of
  * the service's route.yaml, so no user can grow the store with names of their own making.
  */
-export function knownTarget(service: string, dest: string, services: ReadonlySet<string>, dests: ReadonlySet<string>): void {
-  if (!services.has(service)) fail(`use service '${service}'`, 'it is not a service of the state service’s route.yaml')
-  if (!dests.has(dest)) fail(`use destination ${dest}`, 'it is not a destination of the state service’s route.yaml')
+export function knownTarget(
+  service: string,
+  dest: string,
+  services: ReadonlySet<string>,
+  dests: ReadonlySet<string>,
+): void {
+  if (!services.has(service))
+    fail(`use service '${service}'`, 'it is not a service of the state service’s route.yaml')
+  if (!dests.has(dest))
+    fail(`use destination ${dest}`, 'it is not a destination of the state service’s route.yaml')
 }
 
 /**
@@ -132,24 +174,37 @@ export function visibleConnection(peer: Peer, admin: boolean, c: Connection): Co
 }
 
 /** Rule "sticky": users read, set and forget only their own entries; admins any. */
-export function stickyScope(peer: Peer, admin: boolean, filter: { user?: string }): { user?: string } {
+export function stickyScope(
+  peer: Peer,
+  admin: boolean,
+  filter: { user?: string },
+): { user?: string } {
   if (admin) return filter
   if (filter.user !== undefined && filter.user !== peer.user) {
-    fail(`forget sticky entries of ${filter.user}`, `only root and the admin group may; you are ${peer.user}`)
+    fail(
+      `forget sticky entries of ${filter.user}`,
+      `only root and the admin group may; you are ${peer.user}`,
+    )
   }
   return { user: peer.user }
 }
 
-export const visibleSticky = (peer: Peer, admin: boolean, s: Sticky) => admin || s.user === peer.user
+export const visibleSticky = (peer: Peer, admin: boolean, s: Sticky) =>
+  admin || s.user === peer.user
 
 /**
  * Rule "host checks": an admin's result (`route check`) is stored as given. A session's report
  * is only a hint: the service probes the host itself (it must be a destination of the config)
  * and stores its own result, so no user can mark a host down for others, or up.
  */
-export function checkReport(admin: boolean, dest: string, known: ReadonlySet<string>): 'store' | 'verify' {
+export function checkReport(
+  admin: boolean,
+  dest: string,
+  known: ReadonlySet<string>,
+): 'store' | 'verify' {
   if (admin) return 'store'
-  if (!known.has(dest)) fail(`record a check of ${dest}`, 'it is not a destination of the service’s route.yaml')
+  if (!known.has(dest))
+    fail(`record a check of ${dest}`, 'it is not a destination of the service’s route.yaml')
   return 'verify'
 }
 
@@ -159,11 +214,17 @@ export function auditPrefix(peer: Pick<Peer, 'uid' | 'user'>): string {
 }
 
 /** Rule "limits": open connections to the service, in all and per uid; sized for a busy gateway. */
-export const LIMITS = { clients: 2048, clientsPerUid: 128, lineBytes: 64 * 1024, registrationsPerClient: 1 } as const
+export const LIMITS = {
+  clients: 2048,
+  clientsPerUid: 128,
+  lineBytes: 64 * 1024,
+  registrationsPerClient: 1,
+} as const
 
 export function mayConnect(open: number, openForUid: number, uid: number): string | undefined {
   if (open >= LIMITS.clients) return `the service has ${open} clients, its limit`
-  if (uid !== 0 && openForUid >= LIMITS.clientsPerUid) return `uid ${uid} has ${openForUid} open connections to the service, its limit`
+  if (uid !== 0 && openForUid >= LIMITS.clientsPerUid)
+    return `uid ${uid} has ${openForUid} open connections to the service, its limit`
   return undefined
 }
 

@@ -99,7 +99,8 @@ async function recordTerminal(o: RecordOptions, sink: Sink): Promise<number> {
       env: { TERM: o.env.TERM ?? 'xterm', SHELL: o.env.SHELL ?? '/bin/sh' },
     })}\n`,
   )
-  const event = (code: string, data: string) => sink.write(`${JSON.stringify([Number(sink.t.toFixed(6)), code, data])}\n`)
+  const event = (code: string, data: string) =>
+    sink.write(`${JSON.stringify([Number(sink.t.toFixed(6)), code, data])}\n`)
   // a UTF-8 sequence may be split across reads; asciicast events must be whole characters
   const outText = new TextDecoder('utf-8', { fatal: false })
   const inText = new TextDecoder('utf-8', { fatal: false })
@@ -115,7 +116,12 @@ async function recordTerminal(o: RecordOptions, sink: Sink): Promise<number> {
         const text = outText.decode(data, { stream: true })
         if (text) event('o', text)
         const copy = Buffer.from(data)
-        pending = pending.then(() => new Promise<void>((res) => (process.stdout.write(copy) ? res() : process.stdout.once('drain', res))))
+        pending = pending.then(
+          () =>
+            new Promise<void>((res) =>
+              process.stdout.write(copy) ? res() : process.stdout.once('drain', res),
+            ),
+        )
       },
     },
   })
@@ -164,7 +170,12 @@ export function byteRecord(t: number, stream: number, data: Uint8Array): Uint8Ar
   return out
 }
 
-async function copyOut(from: ReadableStream<Uint8Array>, to: NodeJS.WriteStream, sink: Sink, stream: number): Promise<void> {
+async function copyOut(
+  from: ReadableStream<Uint8Array>,
+  to: NodeJS.WriteStream,
+  sink: Sink,
+  stream: number,
+): Promise<void> {
   for await (const chunk of from) {
     sink.bytesOut += chunk.length
     sink.write(byteRecord(sink.t, stream, chunk))
@@ -174,7 +185,9 @@ async function copyOut(from: ReadableStream<Uint8Array>, to: NodeJS.WriteStream,
 
 async function recordPipes(o: RecordOptions, sink: Sink): Promise<number> {
   const h = o.header
-  sink.write(`${JSON.stringify({ format: BYTELOG, version: 1, timestamp: Date.now() / 1000, ...h })}\n`)
+  sink.write(
+    `${JSON.stringify({ format: BYTELOG, version: 1, timestamp: Date.now() / 1000, ...h })}\n`,
+  )
   const proc = Bun.spawn(o.argv, { env: o.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
   const input = (async () => {
     try {

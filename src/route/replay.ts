@@ -28,7 +28,10 @@ export function parseRecording(buf: Uint8Array, file = 'the recording'): Recordi
   try {
     header = JSON.parse(Buffer.from(buf.subarray(0, nl < 0 ? buf.length : nl)).toString())
   } catch {
-    fail(`read ${file}`, 'its first line is not a JSON header (is it an asciicast v2 .cast or a burrow .log?)')
+    fail(
+      `read ${file}`,
+      'its first line is not a JSON header (is it an asciicast v2 .cast or a burrow .log?)',
+    )
   }
   const rest = buf.subarray(nl + 1)
   if (header.version === 2 && typeof header.width === 'number') {
@@ -38,19 +41,26 @@ export function parseRecording(buf: Uint8Array, file = 'the recording'): Recordi
       .filter((l) => l.trim() !== '')
       .map((l, i) => {
         const e = JSON.parse(l) as [number, string, string]
-        if (!Array.isArray(e) || typeof e[0] !== 'number') fail(`read ${file}`, `line ${i + 2} is not an asciicast event`)
+        if (!Array.isArray(e) || typeof e[0] !== 'number')
+          fail(`read ${file}`, `line ${i + 2} is not an asciicast event`)
         return { t: e[0], code: e[1], data: Buffer.from(e[2]) }
       })
     return { kind: 'asciicast', header, events }
   }
-  if (header.format !== BYTELOG) fail(`read ${file}`, `unknown format ${JSON.stringify(header.format ?? header.version)}`)
+  if (header.format !== BYTELOG)
+    fail(`read ${file}`, `unknown format ${JSON.stringify(header.format ?? header.version)}`)
   const events: Event[] = []
   const v = new DataView(rest.buffer, rest.byteOffset, rest.byteLength)
   for (let off = 0; off < rest.length; ) {
     if (off + 13 > rest.length) fail(`read ${file}`, `truncated record at byte ${nl + 1 + off}`)
     const len = v.getUint32(off + 9)
-    if (off + 13 + len > rest.length) fail(`read ${file}`, `truncated record at byte ${nl + 1 + off}`)
-    events.push({ t: v.getFloat64(off), code: CODES[v.getUint8(off + 8)] ?? '?', data: rest.subarray(off + 13, off + 13 + len) })
+    if (off + 13 + len > rest.length)
+      fail(`read ${file}`, `truncated record at byte ${nl + 1 + off}`)
+    events.push({
+      t: v.getFloat64(off),
+      code: CODES[v.getUint8(off + 8)] ?? '?',
+      data: rest.subarray(off + 13, off + 13 + len),
+    })
     off += 13 + len
   }
   return { kind: 'bytelog', header, events }
@@ -70,13 +80,20 @@ export function dumpRecording(rec: Recording): string {
     `Format: ${rec.kind}`,
     ...Object.entries(h)
       .filter(([, v]) => typeof v !== 'object')
-      .map(([k, v]) => `${k[0]!.toUpperCase()}${k.slice(1)}: ${k === 'timestamp' ? new Date(Number(v) * 1000).toISOString() : v}`),
+      .map(
+        ([k, v]) =>
+          `${k[0]!.toUpperCase()}${k.slice(1)}: ${k === 'timestamp' ? new Date(Number(v) * 1000).toISOString() : v}`,
+      ),
   ]
-  for (const e of rec.events) lines.push(`+${e.t.toFixed(3)} ${ARROWS[e.code] ?? e.code} ${show(e.data)}`)
+  for (const e of rec.events)
+    lines.push(`+${e.t.toFixed(3)} ${ARROWS[e.code] ?? e.code} ${show(e.data)}`)
   return `${lines.join('\n')}\n`
 }
 
-export async function runReplay(file: string, opts: { dump?: boolean; speed?: string }): Promise<void> {
+export async function runReplay(
+  file: string,
+  opts: { dump?: boolean; speed?: string },
+): Promise<void> {
   let buf: Uint8Array
   try {
     buf = readFileSync(file)

@@ -14,7 +14,15 @@ const dests = expandDests(['h[1-3]'])
 describe('route_select order', () => {
   test('connections puts the user’s least used host first, then the least used overall', async () => {
     const state = new EmbeddedState(join(dir, 'a.db'))
-    const base = { service: 's', from: 'a:1', sshd: 'b:2', gateway: require('node:os').hostname(), start: 1, bwIn: 0, bwOut: 0 }
+    const base = {
+      service: 's',
+      from: 'a:1',
+      sshd: 'b:2',
+      gateway: require('node:os').hostname(),
+      start: 1,
+      bwIn: 0,
+      bwOut: 0,
+    }
     await state.register({ ...base, id: '1', user: 'me', dest: 'h1:22' }, 60_000)
     await state.register({ ...base, id: '2', user: 'other', dest: 'h2:22' }, 60_000)
     await state.register({ ...base, id: '3', user: 'other', dest: 'h2:22' }, 60_000)
@@ -29,9 +37,17 @@ describe('route_select order', () => {
   test('ordered keeps config order; random is a permutation', async () => {
     const state = new EmbeddedState(join(dir, 'b.db'))
     const input = { state, dests, user: 'me' }
-    expect((await order({ ...input, config: defaults() }, dests)).map((d) => d.id)).toEqual(['h1:22', 'h2:22', 'h3:22'])
+    expect((await order({ ...input, config: defaults() }, dests)).map((d) => d.id)).toEqual([
+      'h1:22',
+      'h2:22',
+      'h3:22',
+    ])
     const seen = new Set<string>()
-    for (let i = 0; i < 40; i++) seen.add((await order({ ...input, config: { ...defaults(), route_select: 'random' } }, dests))[0]!.id)
+    for (let i = 0; i < 40; i++)
+      seen.add(
+        (await order({ ...input, config: { ...defaults(), route_select: 'random' } }, dests))[0]!
+          .id,
+      )
     expect([...seen].sort()).toEqual(['h1:22', 'h2:22', 'h3:22'])
     state.close()
   })
@@ -63,10 +79,19 @@ describe('work beside the probe', () => {
       const config = { ...defaults(), check_timeout: 300, check_interval: 3_600_000 }
       const picked = await selectDest({ state, config, dests: list, user: 'me', alongsideProbe })
       expect(picked.dest?.id).toBe(sshd.dest)
-      expect(log).toEqual([`start ${closed.dest}`, `undo ${closed.dest}`, `start ${mute.dest}`, `undo ${mute.dest}`, `start ${sshd.dest}`, `keep ${sshd.dest}`])
+      expect(log).toEqual([
+        `start ${closed.dest}`,
+        `undo ${closed.dest}`,
+        `start ${mute.dest}`,
+        `undo ${mute.dest}`,
+        `start ${sshd.dest}`,
+        `keep ${sshd.dest}`,
+      ])
       // the stored results are trusted now: no probe, nothing started beside one
       log.length = 0
-      expect((await selectDest({ state, config, dests: list, user: 'me', alongsideProbe })).dest?.id).toBe(sshd.dest)
+      expect(
+        (await selectDest({ state, config, dests: list, user: 'me', alongsideProbe })).dest?.id,
+      ).toBe(sshd.dest)
       expect(log).toEqual([])
       state.close()
     } finally {

@@ -17,7 +17,10 @@ export interface Selection {
 
 export interface SelectInput {
   state: State
-  config: Pick<Config, 'route_select' | 'mode' | 'sticky_ttl' | 'check_interval' | 'check_timeout' | 'service'>
+  config: Pick<
+    Config,
+    'route_select' | 'mode' | 'sticky_ttl' | 'check_interval' | 'check_timeout' | 'service'
+  >
   dests: Dest[]
   user: string
   random?: () => number

@@ -26,25 +26,42 @@ export interface Endpoint {
 
 /** `client_ip client_port server_ip server_port`, as sshd sets it. */
 export function parseSshConnection(text: string | undefined): { from: Endpoint; sshd: Endpoint } {
-  if (!text) fail('start route', 'SSH_CONNECTION is not set: `burrow route` runs as sshd\'s ForceCommand (see docs/route.md)')
+  if (!text)
+    fail(
+      'start route',
+      "SSH_CONNECTION is not set: `burrow route` runs as sshd's ForceCommand (see docs/route.md)",
+    )
   const m = /^([0-9A-Fa-f.:]+) ([0-9]{1,5}) ([0-9A-Fa-f.:]+) ([0-9]{1,5})$/.exec(text.trim())
-  if (!m) fail('start route', `SSH_CONNECTION '${text}' is not 'client_ip client_port server_ip server_port'`)
+  if (!m)
+    fail(
+      'start route',
+      `SSH_CONNECTION '${text}' is not 'client_ip client_port server_ip server_port'`,
+    )
   return { from: { ip: m[1]!, port: Number(m[2]) }, sshd: { ip: m[3]!, port: Number(m[4]) } }
 }
 
-export const endpoint = (e: Endpoint) => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`)
+export const endpoint = (e: Endpoint) =>
+  e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`
 
 /** sshproxy's id: 10 hex digits of SHA-1 over user, client and the time in ns. */
 export function sessionId(user: string, from: string): string {
-  return createHash('sha1').update(`${user}@${from}@${process.hrtime.bigint()}`).digest('hex').slice(0, 10).toUpperCase()
+  return createHash('sha1')
+    .update(`${user}@${from}@${process.hrtime.bigint()}`)
+    .digest('hex')
+    .slice(0, 10)
+    .toUpperCase()
 }
 
-const expand = (text: string, vars: Record<string, string>) => text.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m)
+const expand = (text: string, vars: Record<string, string>) =>
+  text.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m)
 
 /** Through the state service the service writes the line (attributed by uid); else the session does. */
 async function audit(state: State, config: Config, user: string, e: AuditEvent): Promise<void> {
   if (state.audit) {
-    if (e.kind === 'nodest') await state.audit(e).catch((err) => logger.debug(`Failed to write the audit line: ${(err as Error).message}`))
+    if (e.kind === 'nodest')
+      await state
+        .audit(e)
+        .catch((err) => logger.debug(`Failed to write the audit line: ${(err as Error).message}`))
     return
   }
   if (config.log) appendAudit(expandUser(config.log, user), auditText(user, e))
@@ -76,13 +93,28 @@ export async function runSession(opts: SessionOptions): Promise<number> {
   if (config.debug) setDebug(true)
   const sid = sessionId(user, endpoint(from))
   const original = env.SSH_ORIGINAL_COMMAND ?? ''
-  logger.debug(`${sid}: ${user} connected from ${endpoint(from)} to sshd listening on ${endpoint(sshd)}`)
-  if (dests.length === 0) fail(`route ${user}@${config.service}`, `no destination set for service '${config.service}' (set dest: in ${opts.configPath})`)
+  logger.debug(
+    `${sid}: ${user} connected from ${endpoint(from)} to sshd listening on ${endpoint(sshd)}`,
+  )
+  if (dests.length === 0)
+    fail(
+      `route ${user}@${config.service}`,
+      `no destination set for service '${config.service}' (set dest: in ${opts.configPath})`,
+    )
 
   const state = await openState(config)
   if (state.warning) logger.warn(state.warning)
   try {
-    return await routeWith(state, { config, dests, user, sid, from: endpoint(from), sshd: endpoint(sshd), original, env })
+    return await routeWith(state, {
+      config,
+      dests,
+      user,
+      sid,
+      from: endpoint(from),
+      sshd: endpoint(sshd),
+      original,
+      env,
+    })
   } finally {
     state.close()
   }
@@ -123,7 +155,10 @@ async function routeWith(state: State, r: Routed): Promise<number> {
   if (config.max_connections_per_user > 0) {
     const n = (await state.connections({ user })).length
     if (n >= config.max_connections_per_user) {
-      fail(what, `too many simultaneous connections (${n} open, at most ${config.max_connections_per_user} allowed)`)
+      fail(
+        what,
+        `too many simultaneous connections (${n} open, at most ${config.max_connections_per_user} allowed)`,
+      )
     }
   }
   // a refused command never reaches a host, not even a probe
@@ -131,14 +166,17 @@ async function routeWith(state: State, r: Routed): Promise<number> {
   const { selfCommand } = await import('../proxy/install-config')
   const tty = process.stdout.isTTY === true && process.stdin.isTTY === true
   const self = selfCommand()
-  const sshCommand = (dest: Dest) => buildSshCommand({ config, dest, original: r.original, tty, self })
+  const sshCommand = (dest: Dest) =>
+    buildSshCommand({ config, dest, original: r.original, tty, self })
   const recorded = (cmd: SshCommand) => config.dump !== '' && !cmd.disableDump
   const vars = { user, sid, service: config.service }
   const childEnv: Record<string, string | undefined> = { ...r.env }
   for (const [k, v] of Object.entries(config.environment)) childEnv[k] = expand(v, vars)
   // ssh starts its ProxyCommand (burrow's, command.ts) through $SHELL, and the user's shell could
   // read start-up files for it (tcsh ~/.cshrc, zsh ~/.zshenv); `environment:` may say otherwise
-  const sshEnv = Object.hasOwn(config.environment, 'SHELL') ? childEnv : { ...childEnv, SHELL: '/bin/sh' }
+  const sshEnv = Object.hasOwn(config.environment, 'SHELL')
+    ? childEnv
+    : { ...childEnv, SHELL: '/bin/sh' }
 
   // A probe waits for the host's sshd to fork and start; the session's ssh makes it do that
   // again. So ssh starts beside the probe and is stopped if the host turns out down, before the
@@ -176,11 +214,19 @@ async function routeWith(state: State, r: Routed): Promise<number> {
   if (!picked.dest) {
     const banner = (await state.banner())?.text || config.error_banner
     if (banner) process.stderr.write(`${banner.trimEnd()}\n`)
-    await audit(state, config, user, { kind: 'nodest', sid, service: config.service, from: r.from, sshd: r.sshd })
+    await audit(state, config, user, {
+      kind: 'nodest',
+      sid,
+      service: config.service,
+      from: r.from,
+      sshd: r.sshd,
+    })
     fail(what, `no destination is up (tried ${picked.skipped.join(', ')}); try again later`)
   }
   const dest = picked.dest
-  logger.debug(`${sid}: ${since()} ${picked.skipped.length ? `skipped ${picked.skipped.join(', ')}; ` : ''}${picked.why} → ${dest.id}`)
+  logger.debug(
+    `${sid}: ${since()} ${picked.skipped.length ? `skipped ${picked.skipped.join(', ')}; ` : ''}${picked.why} → ${dest.id}`,
+  )
   const cmd = early?.cmd ?? sshCommand(dest)
 
   const start = Date.now()
@@ -191,15 +237,40 @@ async function routeWith(state: State, r: Routed): Promise<number> {
     const [reg] = await Promise.all([
       state
         .register(
-          { id: sid, user, service: config.service, dest: dest.id, from: r.from, sshd: r.sshd, gateway: hostname(), start, bwIn: 0, bwOut: 0 },
+          {
+            id: sid,
+            user,
+            service: config.service,
+            dest: dest.id,
+            from: r.from,
+            sshd: r.sshd,
+            gateway: hostname(),
+            start,
+            bwIn: 0,
+            bwOut: 0,
+          },
           config.etcd.keyttl,
           r.original,
         )
-        .catch((err) => logger.warn(`session ${sid} is not counted in ${state.name} state: ${(err as Error).message}`)),
-      config.sticky_ttl > 0 ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {}) : undefined,
+        .catch((err) =>
+          logger.warn(
+            `session ${sid} is not counted in ${state.name} state: ${(err as Error).message}`,
+          ),
+        ),
+      config.sticky_ttl > 0
+        ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {})
+        : undefined,
     ])
     registration = reg ?? undefined
-    await audit(state, config, user, { kind: 'start', sid, service: config.service, from: r.from, sshd: r.sshd, dest: dest.id, command: r.original })
+    await audit(state, config, user, {
+      kind: 'start',
+      sid,
+      service: config.service,
+      from: r.from,
+      sshd: r.sshd,
+      dest: dest.id,
+      command: r.original,
+    })
   }
 
   let registered: Promise<void> | undefined
@@ -212,7 +283,8 @@ async function routeWith(state: State, r: Routed): Promise<number> {
       // counted and logged while it runs, as the session it belongs to
       await registerOnce()
       const rc = await runBlocking(config.blocking_command)
-      if (rc !== 0) fail(what, `blocking_command '${config.blocking_command.join(' ')}' exited with ${rc}`)
+      if (rc !== 0)
+        fail(what, `blocking_command '${config.blocking_command.join(' ')}' exited with ${rc}`)
     }
     if (config.bg_command.length) {
       bg = spawnPlain(config.bg_command, childEnv, { quiet: true })
@@ -222,7 +294,14 @@ async function routeWith(state: State, r: Routed): Promise<number> {
       logger.debug(`${sid}: ${since()} ${cmd.argv.join(' ')}`)
       const { runRecorded } = await import('./record')
       const path = expand(config.dump, { ...vars, time: new Date(start).toISOString() })
-      code = await runRecorded({ argv: cmd.argv, env: sshEnv, path, tty, registration, header: { user, sid, from: r.from, sshd: r.sshd, dest: dest.id, command: r.original } })
+      code = await runRecorded({
+        argv: cmd.argv,
+        env: sshEnv,
+        path,
+        tty,
+        registration,
+        header: { user, sid, from: r.from, sshd: r.sshd, dest: dest.id, command: r.original },
+      })
     } else {
       if (!running) {
         logger.debug(`${sid}: ${since()} ${cmd.argv.join(' ')}`)
@@ -240,10 +319,23 @@ async function routeWith(state: State, r: Routed): Promise<number> {
     bg?.kill('SIGTERM')
     // both at once: with etcd each is a round trip the client waits for
     await Promise.all([
-      registration?.close(code).catch((err) => logger.debug(`Failed to unregister ${sid}: ${(err as Error).message}`)),
-      config.sticky_ttl > 0 ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {}) : undefined,
+      registration
+        ?.close(code)
+        .catch((err) => logger.debug(`Failed to unregister ${sid}: ${(err as Error).message}`)),
+      config.sticky_ttl > 0
+        ? state.remember(user, config.service, dest.id, config.sticky_ttl).catch(() => {})
+        : undefined,
     ])
   }
-  await audit(state, config, user, { kind: 'end', sid, service: config.service, from: r.from, sshd: r.sshd, dest: dest.id, exit: code, seconds: (Date.now() - start) / 1000 })
+  await audit(state, config, user, {
+    kind: 'end',
+    sid,
+    service: config.service,
+    from: r.from,
+    sshd: r.sshd,
+    dest: dest.id,
+    exit: code,
+    seconds: (Date.now() - start) / 1000,
+  })
   return code!
 }

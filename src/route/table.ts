@@ -26,12 +26,18 @@ const key = (column: string) =>
 
 export function render(t: Table, format: Format): string {
   if (format === 'json') {
-    return `${JSON.stringify(t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [key(c), r[i]]))), null, 2)}\n`
+    return `${JSON.stringify(
+      t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [key(c), r[i]]))),
+      null,
+      2,
+    )}\n`
   }
   if (format === 'csv') return t.rows.map((r) => `${r.map(csvCell).join(',')}\n`).join('')
   const all = [t.columns, ...t.rows, ...(t.footer ? [t.footer] : [])]
   const widths = t.columns.map((_, i) => Math.max(...all.map((r) => String(r[i] ?? '').length)))
-  const numeric = t.columns.map((_, i) => t.rows.length > 0 && t.rows.every((r) => typeof r[i] === 'number'))
+  const numeric = t.columns.map(
+    (_, i) => t.rows.length > 0 && t.rows.every((r) => typeof r[i] === 'number'),
+  )
   const line = (r: Cell[]) =>
     r
       .map((c, i) => (numeric[i] ? String(c).padStart(widths[i]!) : String(c).padEnd(widths[i]!)))

@@ -51,7 +51,9 @@ describe('incusAccess: whose Incus rights a login carries', () => {
     expect(incusAccess({ account: a, target: login('c') }, groups).kind).toBe(kind)
   })
   test('an incus member gets project user-<uid>', () => {
-    expect(incusAccess({ account: inc, target: login('c') }, groups)).toMatchObject({ project: 'user-1002' })
+    expect(incusAccess({ account: inc, target: login('c') }, groups)).toMatchObject({
+      project: 'user-1002',
+    })
   })
   test('no host account (--inauth) → its own instance only; a %command → nothing', () => {
     expect(incusAccess({ target: login('c') }, groups).kind).toBe('instance')

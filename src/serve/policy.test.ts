@@ -55,7 +55,8 @@ describe('key source and expiry', () => {
 })
 
 describe('security key flags (sshd: touch required unless no-touch-required)', () => {
-  const presence = 'the security key signature lacks user presence (no touch; the key line has no no-touch-required)'
+  const presence =
+    'the security key signature lacks user presence (no touch; the key line has no no-touch-required)'
   const verification = 'the security key signature lacks user verification (verify-required)'
   test.each([
     ['', 1, undefined],
@@ -87,15 +88,27 @@ describe('session requests', () => {
   })
 
   test('without a key (password, --noauth) nothing is restricted but X11', () => {
-    expect([mayAllocatePty(noKey), mayForwardAgent(noKey), mayForwardX11(noKey)]).toEqual([true, true, false])
+    expect([mayAllocatePty(noKey), mayForwardAgent(noKey), mayForwardX11(noKey)]).toEqual([
+      true,
+      true,
+      false,
+    ])
   })
 
   test.each<[string, string | undefined, ReturnType<typeof sessionCommand>]>([
     ['', 'ls', { command: 'ls', env: {}, forced: false }],
     ['', undefined, { command: undefined, env: {}, forced: false }],
-    ['command="date"', 'ls -l', { command: 'date', env: { SSH_ORIGINAL_COMMAND: 'ls -l' }, forced: true }],
+    [
+      'command="date"',
+      'ls -l',
+      { command: 'date', env: { SSH_ORIGINAL_COMMAND: 'ls -l' }, forced: true },
+    ],
     ['command="date"', undefined, { command: 'date', env: {}, forced: true }],
-    ['command="date"', 'sftp', { command: 'date', env: { SSH_ORIGINAL_COMMAND: 'sftp' }, forced: true }],
+    [
+      'command="date"',
+      'sftp',
+      { command: 'date', env: { SSH_ORIGINAL_COMMAND: 'sftp' }, forced: true },
+    ],
   ])('%p with request %p', (opts, requested, want) => {
     expect(sessionCommand(holder(opts), requested)).toEqual(want)
   })
@@ -152,11 +165,11 @@ describe('forwarding', () => {
   })
 
   test('without a key every forward is allowed by the key rules', () => {
-    expect([openRefusal(noKey, 'h', 1), listenRefusal(noKey, 'h', 1), socketRefusal(noKey)]).toEqual([
-      undefined,
-      undefined,
-      undefined,
-    ])
+    expect([
+      openRefusal(noKey, 'h', 1),
+      listenRefusal(noKey, 'h', 1),
+      socketRefusal(noKey),
+    ]).toEqual([undefined, undefined, undefined])
     expect(defaultKeyOptions().portForwarding).toBe(true)
   })
 })

@@ -24,7 +24,11 @@ const DAY_MS = 86_400_000
  * (auth.c allowed_user): a password field starting with `!` is locked; the account expires
  * once the day count since the epoch is past the shadow expiry field.
  */
-export function accountRefusal(name: string, s: AccountStatus, now = Date.now()): string | undefined {
+export function accountRefusal(
+  name: string,
+  s: AccountStatus,
+  now = Date.now(),
+): string | undefined {
   if (s.locked) return `account '${name}' is locked`
   if (s.expireDay !== undefined && Math.floor(now / DAY_MS) > s.expireDay)
     return `account '${name}' has expired`
@@ -53,7 +57,10 @@ export const SK_USER_VERIFIED = 0x04
  * unless the key's line has `no-touch-required`, and says it verified the user (PIN, biometrics)
  * when the line has `verify-required`, as sshd's user_key_allowed checks (auth2-pubkey.c).
  */
-export function skSignatureRefusal(key: Pick<AuthorizedKey, 'options'>, flags: number): string | undefined {
+export function skSignatureRefusal(
+  key: Pick<AuthorizedKey, 'options'>,
+  flags: number,
+): string | undefined {
   if (key.options.touchRequired && !(flags & SK_USER_PRESENT))
     return 'the security key signature lacks user presence (no touch; the key line has no no-touch-required)'
   if (key.options.verifyRequired && !(flags & SK_USER_VERIFIED))
@@ -109,7 +116,8 @@ export function listenRefusal(who: KeyHolder, host: string, port: number): strin
  * forwarding; permitopen and permitlisten name TCP addresses only (as in sshd).
  */
 export function socketRefusal(who: KeyHolder): string | undefined {
-  if (!options(who).portForwarding) return `port forwarding is off for this key (${who.key?.origin})`
+  if (!options(who).portForwarding)
+    return `port forwarding is off for this key (${who.key?.origin})`
   return undefined
 }
 
@@ -147,7 +155,10 @@ export function sessionCommand(who: KeyHolder, requested: string | undefined): S
  * environment= options reach the session only with --permit-user-environment (sshd's
  * PermitUserEnvironment, off by default); the first value of a name wins.
  */
-export function keyEnvironment(who: KeyHolder, permitUserEnvironment: boolean): Record<string, string> {
+export function keyEnvironment(
+  who: KeyHolder,
+  permitUserEnvironment: boolean,
+): Record<string, string> {
   const out: Record<string, string> = {}
   if (!permitUserEnvironment) return out
   for (const [k, v] of options(who).environment) if (!(k in out)) out[k] = v
@@ -178,7 +189,6 @@ export const OFFERED_KEX = [
 // carries. Incus authorizes Incus (projects, restricted certificates), the kernel authorizes files
 // and sockets (uid, gid, groups); burrow only picks which identity asks.
 
-
 /** How one authenticated connection reaches Incus. */
 export type IncusAccess =
   /** root, or a member of incus-admin: the daemon's own socket, as `incus` gives them */
@@ -197,16 +207,23 @@ export interface IncusGroups {
 }
 
 /** Incus rows 1-4: the Incus identity a login acts as. */
-export function incusAccess(id: { account?: Account; target: Target }, g: IncusGroups): IncusAccess {
+export function incusAccess(
+  id: { account?: Account; target: Target },
+  g: IncusGroups,
+): IncusAccess {
   const a = id.account
   if (!a) {
     if (id.target.kind === 'login' && id.target.command === undefined)
       return { kind: 'instance', target: id.target }
-    return { kind: 'none', reason: 'an identity without a host account may only use its own instance' }
+    return {
+      kind: 'none',
+      reason: 'an identity without a host account may only use its own instance',
+    }
   }
   if (a.uid === 0) return { kind: 'admin', root: true, account: a }
   if (a.gids.some((x) => g.admin.has(x))) return { kind: 'admin', root: false, account: a }
-  if (a.gids.some((x) => g.user.has(x))) return { kind: 'user', account: a, project: `user-${a.uid}` }
+  if (a.gids.some((x) => g.user.has(x)))
+    return { kind: 'user', account: a, project: `user-${a.uid}` }
   return {
     kind: 'none',
     reason: `host user '${a.name}' is in neither incus-admin nor incus, so Incus gives it nothing`,
@@ -243,7 +260,11 @@ export function mayReachInstance(
   if (access.kind === 'none') return access.reason
   if (access.kind !== 'instance') return undefined
   const t = access.target
-  if ((t.remote || 'local') === (remote || 'local') && t.instance === instance && t.project === project)
+  if (
+    (t.remote || 'local') === (remote || 'local') &&
+    t.instance === instance &&
+    t.project === project
+  )
     return undefined
   return `an identity admitted by ${t.instance}'s own keys may only use ${t.instance}`
 }
@@ -282,7 +303,9 @@ export function connectAs(user: { uid: number; gid: number }): { uid: number; gi
  * Incus's forkproxy, binds as root).
  */
 export function privilegedPortRefusal(user: { uid: number }, port: number): string | undefined {
-  return user.uid !== 0 && port > 0 && port < 1024 ? `only root may listen on port ${port}` : undefined
+  return user.uid !== 0 && port > 0 && port < 1024
+    ? `only root may listen on port ${port}`
+    : undefined
 }
 
 /**

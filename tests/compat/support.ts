@@ -73,10 +73,7 @@ function mounts(): [string, string][] {
   ]
 }
 
-const SETUP = [
-  'ssh-keygen -A >/dev/null',
-  'mkdir -p /run/sshd',
-].join('\n')
+const SETUP = ['ssh-keygen -A >/dev/null', 'mkdir -p /run/sshd'].join('\n')
 
 /** The container with its control sshd answering on a loopback port; `pubkey` may log in as root. */
 export async function prepareCompat(pubkey: string): Promise<{ controlPort: number }> {
@@ -86,7 +83,17 @@ export async function prepareCompat(pubkey: string): Promise<{ controlPort: numb
   for (const [i, [source, path]] of mounts().entries()) {
     const dev = `bsc-tool${i}`
     if (!names.has(dev))
-      await incus('config', 'device', 'add', COMPAT, dev, 'disk', `source=${source}`, `path=${path}`, 'readonly=true')
+      await incus(
+        'config',
+        'device',
+        'add',
+        COMPAT,
+        dev,
+        'disk',
+        `source=${source}`,
+        `path=${path}`,
+        'readonly=true',
+      )
   }
   const py = realpathSync('/usr/bin/python3').split('/').at(-1)
   const r = await inside(
@@ -99,7 +106,7 @@ export async function prepareCompat(pubkey: string): Promise<{ controlPort: numb
       // the half-close peer: echoes what it reads, answers after the client's EOF
       "printf '#!/bin/sh\\ncat\\necho pong\\n' > /usr/local/bin/bsc-echo && chmod +x /usr/local/bin/bsc-echo",
       // the other way round: greets, half-closes, then still reads the client's line
-      "printf '#!/bin/sh\\necho greet\\nexec >&-\\nread l\\necho \"$l\" >> /tmp/bsc-greet.out\\n' > /usr/local/bin/bsc-greet && chmod +x /usr/local/bin/bsc-greet",
+      'printf \'#!/bin/sh\\necho greet\\nexec >&-\\nread l\\necho "$l" >> /tmp/bsc-greet.out\\n\' > /usr/local/bin/bsc-greet && chmod +x /usr/local/bin/bsc-greet',
       'pgrep -f "^socat TCP-LISTEN:7302" >/dev/null || setsid -f socat TCP-LISTEN:7302,bind=127.0.0.1,fork,reuseaddr EXEC:/usr/local/bin/bsc-greet,pipes </dev/null >/dev/null 2>&1',
       'pgrep -f "^socat TCP-LISTEN:7301" >/dev/null || setsid -f socat TCP-LISTEN:7301,bind=127.0.0.1,fork,reuseaddr EXEC:/usr/local/bin/bsc-echo </dev/null >/dev/null 2>&1',
     ].join('\n'),
@@ -112,8 +119,15 @@ export async function prepareCompat(pubkey: string): Promise<{ controlPort: numb
   } else {
     port = 20000 + Math.floor(Math.random() * 20000)
     await incus(
-      'config', 'device', 'add', COMPAT, CONTROL_DEVICE, 'proxy',
-      `listen=tcp:127.0.0.1:${port}`, 'connect=tcp:127.0.0.1:22', 'bind=host',
+      'config',
+      'device',
+      'add',
+      COMPAT,
+      CONTROL_DEVICE,
+      'proxy',
+      `listen=tcp:127.0.0.1:${port}`,
+      'connect=tcp:127.0.0.1:22',
+      'bind=host',
     )
   }
   return { controlPort: port }
@@ -169,7 +183,10 @@ export function roundTrip(
 ): Promise<string> {
   return inScratch(async (dir) => {
     const src = join(dir, 'up.bin')
-    writeFileSync(src, Buffer.alloc(300_000).map((_, i) => (i * 7919) % 251))
+    writeFileSync(
+      src,
+      Buffer.alloc(300_000).map((_, i) => (i * 7919) % 251),
+    )
     const remote = `/tmp/bsc-rt-${t.name}.bin`
     const up = (await put(src, remote)).code
     const back = join(dir, 'down.bin')

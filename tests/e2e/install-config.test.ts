@@ -19,24 +19,36 @@ describe('install-config (system mode under --root)', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toBe('')
     expect(r.stderr).toContain(`wrote ${fragment()}`)
-    expect(r.stderr).toContain(`ssh -G vsock%4711 uses it: proxycommand '${BURROW}' proxy --typed '%n' '%h' %p`)
+    expect(r.stderr).toContain(
+      `ssh -G vsock%4711 uses it: proxycommand '${BURROW}' proxy --typed '%n' '%h' %p`,
+    )
     const text = readFileSync(fragment(), 'utf8')
-    expect(text).toContain('Match host .host,unix/*,unix%*,vsock/*,vsock%*,vsock-mux/*,vsock-mux%*,machine/*,machine%*,qemu/*,qemu%*')
+    expect(text).toContain(
+      'Match host .host,unix/*,unix%*,vsock/*,vsock%*,vsock-mux/*,vsock-mux%*,machine/*,machine%*,qemu/*,qemu%*',
+    )
     expect(text).toContain('incus/*,incus%*')
     expect(text).toContain('    ProxyUseFdpass yes')
     expect(text).toContain('    CheckHostIP no')
   })
 
-  test.each([['vsock/4711'], ['vsock%4711'], ['unix/run/x'], ['vsock-mux%/run/v.sock'], ['.host'], ['machine/vm'], ['machine%.host'], ['qemu:system/vm'], ['qemu/vm'], ['incus/ct']])(
-    'ssh -G %s picks up the ProxyCommand',
-    async (host) => {
-      const cfg = join(dir, 'include.conf')
-      writeFileSync(cfg, `Include ${fragment()}\n`)
-      const r = await run(['ssh', '-G', '-F', cfg, host])
-      expect(r.stdout).toContain(`proxycommand '${BURROW}' proxy --typed '%n' '%h' %p\n`)
-      expect(r.stdout).toContain('proxyusefdpass yes\n')
-    },
-  )
+  test.each([
+    ['vsock/4711'],
+    ['vsock%4711'],
+    ['unix/run/x'],
+    ['vsock-mux%/run/v.sock'],
+    ['.host'],
+    ['machine/vm'],
+    ['machine%.host'],
+    ['qemu:system/vm'],
+    ['qemu/vm'],
+    ['incus/ct'],
+  ])('ssh -G %s picks up the ProxyCommand', async (host) => {
+    const cfg = join(dir, 'include.conf')
+    writeFileSync(cfg, `Include ${fragment()}\n`)
+    const r = await run(['ssh', '-G', '-F', cfg, host])
+    expect(r.stdout).toContain(`proxycommand '${BURROW}' proxy --typed '%n' '%h' %p\n`)
+    expect(r.stdout).toContain('proxyusefdpass yes\n')
+  })
 
   // OpenSSH's defaults: stricthostkeychecking ask, known hosts in ~/.ssh and /etc/ssh
   test.each([
@@ -91,7 +103,14 @@ describe('install-config (system mode under --root)', () => {
   })
 
   test('--print writes the fragment to stdout and nothing to disk', async () => {
-    const r = await burrow(['install-config', '--print', '--root', join(dir, 'never'), '--binary', BURROW])
+    const r = await burrow([
+      'install-config',
+      '--print',
+      '--root',
+      join(dir, 'never'),
+      '--binary',
+      BURROW,
+    ])
     expect(r.stdout).toStartWith('# burrow-managed')
     expect(existsSync(join(dir, 'never'))).toBe(false)
   })
@@ -102,7 +121,9 @@ describe('install-config (system mode under --root)', () => {
     const path = join(other, 'etc/ssh/ssh_config.d/20-burrow.conf')
     writeFileSync(path, 'Host *\n    User me\n')
     const r = await burrow(['install-config', '--root', other, '--binary', BURROW])
-    expect(r.stderr).toBe(`burrow: Failed to write ${path}: the file exists and was not written by burrow (move it away first)\n`)
+    expect(r.stderr).toBe(
+      `burrow: Failed to write ${path}: the file exists and was not written by burrow (move it away first)\n`,
+    )
     expect(r.code).toBe(1)
     const u = await burrow(['install-config', '--uninstall', '--root', other])
     expect(u.code).toBe(1)

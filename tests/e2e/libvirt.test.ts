@@ -28,7 +28,8 @@ const DOMAINS: [name: string, devices: string, uuid?: string][] = [
   [`${P}DUP`, explicit(4716)],
 ]
 
-const virsh = (args: string[]) => spawnSync('virsh', ['-q', '-c', SYSTEM, ...args], { encoding: 'utf8' })
+const virsh = (args: string[]) =>
+  spawnSync('virsh', ['-q', '-c', SYSTEM, ...args], { encoding: 'utf8' })
 
 function domainXML(name: string, devices: string, uuid?: string): string {
   return `<domain type='qemu'><name>${name}</name>${uuid ? `<uuid>${uuid}</uuid>` : ''}<memory unit='MiB'>64</memory>
@@ -57,7 +58,10 @@ beforeAll(async () => {
     if (r.status !== 0) throw new Error(`virsh define ${name}: ${r.stderr}`)
   }
   cfg = join(dir, 'ssh_config')
-  writeFileSync(cfg, `Include ${await installFragment(join(dir, 'root'))}\nHost *\n    BatchMode yes\n    ConnectTimeout 10\n`)
+  writeFileSync(
+    cfg,
+    `Include ${await installFragment(join(dir, 'root'))}\nHost *\n    BatchMode yes\n    ConnectTimeout 10\n`,
+  )
 })
 
 afterAll(() => {
@@ -65,7 +69,8 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
-const resolve = (host: string, port = '22', extra: string[] = []) => burrow(['proxy', '--resolve', ...extra, host, port])
+const resolve = (host: string, port = '22', extra: string[] = []) =>
+  burrow(['proxy', '--resolve', ...extra, host, port])
 
 // every domain here is shut off, so a lookup that finds one ends in the refusal that names the
 // domain it found and its CID: that proves the lookup (name, UUID, case) without a running VM;
@@ -106,12 +111,30 @@ describe('burrow proxy --resolve against libvirtd', () => {
 
   const edit = (name: string) => `virsh -c ${SYSTEM} edit ${name}`
   test.each([
-    [`qemu:system/${P}novsock`, `Failed to get the vsock CID of libvirt domain '${P}novsock': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with '${edit(`${P}novsock`)}'; it takes effect at the next start)`],
-    [`qemu/${P}vm-3`, `Failed to get the vsock CID of libvirt domain '${P}vm-3': its CID is assigned automatically when it starts, and it is shut off (start it: virsh -c ${SYSTEM} start ${P}vm-3)`],
-    [`qemu:system/${P}vm-4`, `Failed to find libvirt domain '${P}vm-4' in ${SYSTEM}: no domain has that name, UUID or ID (closest: ${P}vm-1, ${P}vm-2, ${P}vm-3; see virsh -c ${SYSTEM} list --all)`],
-    [`qemu:system/987654321`, `Failed to find libvirt domain '987654321' in ${SYSTEM}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${SYSTEM} list --all)`],
-    [`qemu/${P}dup`, `Failed to find libvirt domain '${P}dup': when case is ignored, several domains have that name: ${P}DUP, ${P}Dup (type one exactly: ssh keeps the case of qemu%NAME and qemu:system/NAME)`],
-    [`qemu:sys/${P}vm-1`, `Failed to parse libvirt address 'qemu:sys/${P}vm-1': Unknown connection URI 'qemu:sys' (use qemu:system/NAME, qemu:session/NAME or qemu/NAME)`],
+    [
+      `qemu:system/${P}novsock`,
+      `Failed to get the vsock CID of libvirt domain '${P}novsock': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with '${edit(`${P}novsock`)}'; it takes effect at the next start)`,
+    ],
+    [
+      `qemu/${P}vm-3`,
+      `Failed to get the vsock CID of libvirt domain '${P}vm-3': its CID is assigned automatically when it starts, and it is shut off (start it: virsh -c ${SYSTEM} start ${P}vm-3)`,
+    ],
+    [
+      `qemu:system/${P}vm-4`,
+      `Failed to find libvirt domain '${P}vm-4' in ${SYSTEM}: no domain has that name, UUID or ID (closest: ${P}vm-1, ${P}vm-2, ${P}vm-3; see virsh -c ${SYSTEM} list --all)`,
+    ],
+    [
+      `qemu:system/987654321`,
+      `Failed to find libvirt domain '987654321' in ${SYSTEM}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${SYSTEM} list --all)`,
+    ],
+    [
+      `qemu/${P}dup`,
+      `Failed to find libvirt domain '${P}dup': when case is ignored, several domains have that name: ${P}DUP, ${P}Dup (type one exactly: ssh keeps the case of qemu%NAME and qemu:system/NAME)`,
+    ],
+    [
+      `qemu:sys/${P}vm-1`,
+      `Failed to parse libvirt address 'qemu:sys/${P}vm-1': Unknown connection URI 'qemu:sys' (use qemu:system/NAME, qemu:session/NAME or qemu/NAME)`,
+    ],
   ])('%s fails with one line', async (host, want) => {
     const r = await resolve(host)
     expect(r.stdout).toBe('')
@@ -120,7 +143,20 @@ describe('burrow proxy --resolve against libvirtd', () => {
   })
 
   test('a user libvirtd does not let in gets told so', async () => {
-    const r = await run(['runuser', '-u', 'nobody', '--', 'env', '-i', 'HOME=/nonexistent', BURROW, 'proxy', '--resolve', 'qemu:system/x', '22'])
+    const r = await run([
+      'runuser',
+      '-u',
+      'nobody',
+      '--',
+      'env',
+      '-i',
+      'HOME=/nonexistent',
+      BURROW,
+      'proxy',
+      '--resolve',
+      'qemu:system/x',
+      '22',
+    ])
     expect(r.stdout).toBe('')
     expect(r.stderr).toMatch(
       /^burrow: Failed to connect to libvirt at qemu:\/\/\/system: [^\n]+ \(permission denied for uid 65534: run as root, or grant read-only access with the libvirt group, polkit rules or auth_unix_ro in libvirtd\.conf\)\n$/,
@@ -129,14 +165,35 @@ describe('burrow proxy --resolve against libvirtd', () => {
   })
 
   test('bare qemu/NAME as a user reports the session URI too', async () => {
-    const r = await run(['runuser', '-u', 'nobody', '--', 'env', '-i', 'HOME=/nonexistent', BURROW, 'proxy', '--resolve', 'qemu/x', '22'])
-    expect(r.stderr).toMatch(/^burrow: Failed to connect to libvirt at qemu:\/\/\/system: [^\n]+; qemu:\/\/\/session failed too: [^\n]+\n$/)
+    const r = await run([
+      'runuser',
+      '-u',
+      'nobody',
+      '--',
+      'env',
+      '-i',
+      'HOME=/nonexistent',
+      BURROW,
+      'proxy',
+      '--resolve',
+      'qemu/x',
+      '22',
+    ])
+    expect(r.stderr).toMatch(
+      /^burrow: Failed to connect to libvirt at qemu:\/\/\/system: [^\n]+; qemu:\/\/\/session failed too: [^\n]+\n$/,
+    )
     expect(r.code).toBe(1)
   })
 
   test('a missing libvirtd socket is named', async () => {
     // a private mount namespace hides the daemon's sockets from this one process only
-    const r = await run(['unshare', '-m', 'sh', '-c', `mount -t tmpfs none /run/libvirt && exec ${BURROW} proxy --resolve qemu:system/x 22`])
+    const r = await run([
+      'unshare',
+      '-m',
+      'sh',
+      '-c',
+      `mount -t tmpfs none /run/libvirt && exec ${BURROW} proxy --resolve qemu:system/x 22`,
+    ])
     expect(r.stdout).toBe('')
     expect(r.stderr).toBe(
       'burrow: Failed to connect to libvirt at qemu:///system: socket /var/run/libvirt/libvirt-sock-ro: No such file or directory (is libvirtd running? start it with systemctl start libvirtd (or virtqemud), or libvirtd -d)\n',
@@ -144,10 +201,18 @@ describe('burrow proxy --resolve against libvirtd', () => {
     expect(r.code).toBe(1)
   })
 
-  test('needs no libvirt.so.0: it speaks the daemon\'s protocol itself', async () => {
-    const lib = /libvirt\.so\.0 \([^)]*\) => (\S+)/.exec(spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout)?.[1]
+  test("needs no libvirt.so.0: it speaks the daemon's protocol itself", async () => {
+    const lib = /libvirt\.so\.0 \([^)]*\) => (\S+)/.exec(
+      spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout,
+    )?.[1]
     expect(lib).toBeDefined()
-    const r = await run(['unshare', '-m', 'sh', '-c', `mount --bind /dev/null ${lib} && exec ${BURROW} proxy --resolve qemu:system/${P}vm-1 22`])
+    const r = await run([
+      'unshare',
+      '-m',
+      'sh',
+      '-c',
+      `mount --bind /dev/null ${lib} && exec ${BURROW} proxy --resolve qemu:system/${P}vm-1 22`,
+    ])
     expect(r.stderr).toBe(off(`${P}vm-1`, 4711))
   })
 })
@@ -158,11 +223,14 @@ describe('ssh with qemu hosts', () => {
     expect(r.stdout).toContain(`\nhostname qemu/${P.toLowerCase()}mixedcasevm\n`)
   })
 
-  test.each([['qemu:system/vm'], ['qemu/MyVM'], ['qemu%MyVM'], ['qemu:session%vm']])('ssh -G %s uses burrow as ProxyCommand', async (host) => {
-    const r = await run(['ssh', '-G', '-F', cfg, host])
-    expect(r.stdout).toContain(`\nproxycommand '${BURROW}' proxy `)
-    expect(r.stdout).toContain('\nproxyusefdpass yes\n')
-  })
+  test.each([['qemu:system/vm'], ['qemu/MyVM'], ['qemu%MyVM'], ['qemu:session%vm']])(
+    'ssh -G %s uses burrow as ProxyCommand',
+    async (host) => {
+      const r = await run(['ssh', '-G', '-F', cfg, host])
+      expect(r.stdout).toContain(`\nproxycommand '${BURROW}' proxy `)
+      expect(r.stdout).toContain('\nproxyusefdpass yes\n')
+    },
+  )
 
   // burrow's message names the domain it found: only its output counts
   test.each([
@@ -170,21 +238,37 @@ describe('ssh with qemu hosts', () => {
     [`qemu/${P}MixedCaseVM`, "'%h'", off(`${P}MixedCaseVM`, 4713)],
     [`qemu:system/${P}vm-1`, "--typed '%n' '%h'", off(`${P}vm-1`, 4711)],
     [`qemu%${UUID}`, "--typed '%n' '%h'", off(`${P}by-uuid`, 4714)],
-  ])('ssh %s with ProxyCommand burrow proxy --resolve %s finds the domain', async (host, args, want) => {
-    const out = join(dir, `resolved-${randomBytes(4).toString('hex')}`)
-    // 3>&1 keeps ssh's pipe open until burrow exits: on EOF ssh would SIGHUP it before it writes
-    const proxy = `${BURROW} proxy --resolve ${args} %p 3>&1 2>${out}`
-    await run(['ssh', '-F', '/dev/null', '-o', `ProxyCommand=${proxy}`, '-o', 'BatchMode=yes', host, 'true'])
-    expect(readFileSync(out, 'utf8')).toBe(want)
-  })
+  ])(
+    'ssh %s with ProxyCommand burrow proxy --resolve %s finds the domain',
+    async (host, args, want) => {
+      const out = join(dir, `resolved-${randomBytes(4).toString('hex')}`)
+      // 3>&1 keeps ssh's pipe open until burrow exits: on EOF ssh would SIGHUP it before it writes
+      const proxy = `${BURROW} proxy --resolve ${args} %p 3>&1 2>${out}`
+      await run([
+        'ssh',
+        '-F',
+        '/dev/null',
+        '-o',
+        `ProxyCommand=${proxy}`,
+        '-o',
+        'BatchMode=yes',
+        host,
+        'true',
+      ])
+      expect(readFileSync(out, 'utf8')).toBe(want)
+    },
+  )
 
   test.each([
     [`qemu:system/${P}novsock`, 'it has no vsock device'],
     [`qemu/${P}vm-3`, 'it is shut off (start it'],
     // a static CID in the XML of a shut-off domain is refused: a clone may hold that CID now
-    [`qemu/${P}vm-1`, `it is shut off (start it: virsh -c ${SYSTEM} start ${P}vm-1); its CID 4711 may belong to another VM now`],
+    [
+      `qemu/${P}vm-1`,
+      `it is shut off (start it: virsh -c ${SYSTEM} start ${P}vm-1); its CID 4711 may belong to another VM now`,
+    ],
     [`qemu:system/${P}vm-4`, 'no domain has that name, UUID or ID'],
-  ])('ssh %s shows burrow\'s error', async (host, fragment) => {
+  ])("ssh %s shows burrow's error", async (host, fragment) => {
     // the installed ProxyCommand connects once resolved: only run it when resolution must fail
     const check = await resolve(host)
     expect(check.code).toBe(1)

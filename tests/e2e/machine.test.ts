@@ -22,7 +22,13 @@ beforeAll(async () => {
   peer = await startMachinedPeer(join(dir, 'io.systemd.Machine'), [
     { name: 'bpx-vm', class: 'vm', service: 'systemd-vmspawn', vSockCid: 4711, leader: 4242 },
     { name: 'bpx-novsock', class: 'vm', service: 'systemd-vmspawn', leader: 4243 },
-    { name: 'bpx-ct', class: 'container', service: 'systemd-nspawn', leader: 4244, rootDirectory: '/var/lib/machines/bpx-ct' },
+    {
+      name: 'bpx-ct',
+      class: 'container',
+      service: 'systemd-nspawn',
+      leader: 4244,
+      rootDirectory: '/var/lib/machines/bpx-ct',
+    },
   ])
   fragment = await installFragment(join(dir, 'root'))
 })
@@ -44,13 +50,16 @@ function inOwnRun(argv: string[], machined = true) {
   ]
   const script = [
     'mount -t tmpfs bpx-run /run',
-    ...links.map(([from, to]) => `mkdir -p ${to!.slice(0, to!.lastIndexOf('/'))} && ln -s ${from} ${to}`),
+    ...links.map(
+      ([from, to]) => `mkdir -p ${to!.slice(0, to!.lastIndexOf('/'))} && ln -s ${from} ${to}`,
+    ),
     'exec "$@"',
   ].join(' && ')
   return run(['unshare', '-m', 'sh', '-c', script, 'sh', ...argv])
 }
 
-const resolve = (host: string, port = '22', machined = true) => inOwnRun([BURROW, 'proxy', '--resolve', host, port], machined)
+const resolve = (host: string, port = '22', machined = true) =>
+  inOwnRun([BURROW, 'proxy', '--resolve', host, port], machined)
 
 describe('burrow proxy --resolve machine/NAME', () => {
   test.each([
@@ -71,14 +80,28 @@ describe('burrow proxy --resolve machine/NAME', () => {
     await resolve('machine/.host')
     expect(peer.calls.length).toBe(before)
     await resolve('machine/bpx-vm')
-    expect(peer.calls.slice(before)).toEqual([{ method: 'io.systemd.Machine.List', parameters: { name: 'bpx-vm' } }])
+    expect(peer.calls.slice(before)).toEqual([
+      { method: 'io.systemd.Machine.List', parameters: { name: 'bpx-vm' } },
+    ])
   })
 
   test.each([
-    ['machine/bpx-none', "Failed to find machine 'bpx-none': systemd-machined has no running machine of that name (see machinectl list)"],
-    ['machine/bpx-novsock', "Failed to connect to machine 'bpx-novsock': it is a VM without an AF_VSOCK CID (start it with a vsock device, e.g. systemd-vmspawn --vsock=yes)"],
-    ['machine/bad..name', "Failed to parse machine name 'bad..name': expected up to 64 letters, digits, -, _ in dot-separated labels, or .host"],
-    ['machine', "Failed to parse host specification 'machine': the separator is missing (expected machine/NAME or machine%NAME)"],
+    [
+      'machine/bpx-none',
+      "Failed to find machine 'bpx-none': systemd-machined has no running machine of that name (see machinectl list)",
+    ],
+    [
+      'machine/bpx-novsock',
+      "Failed to connect to machine 'bpx-novsock': it is a VM without an AF_VSOCK CID (start it with a vsock device, e.g. systemd-vmspawn --vsock=yes)",
+    ],
+    [
+      'machine/bad..name',
+      "Failed to parse machine name 'bad..name': expected up to 64 letters, digits, -, _ in dot-separated labels, or .host",
+    ],
+    [
+      'machine',
+      "Failed to parse host specification 'machine': the separator is missing (expected machine/NAME or machine%NAME)",
+    ],
   ])('%s fails with one line', async (host, want) => {
     const r = await resolve(host)
     expect(r).toMatchObject({ code: 1, stdout: '', stderr: `burrow: ${want}\n` })
@@ -94,14 +117,24 @@ describe('burrow proxy --resolve machine/NAME', () => {
 })
 
 describe('ssh machine/NAME through the drop-in', () => {
-  test.each([['machine/bpx-ct'], ['machine%bpx-ct'], ['machine/.host'], ['machine%.host'], ['.host']])(
-    'ssh %s runs a whole session',
-    async (host) => {
-      const r = await inOwnRun(['ssh', '-F', sshd.sshConfig(`Include ${fragment}`), host, 'echo', 'in-machine'])
-      expect(r.stderr).toBe('')
-      expect(r.stdout).toBe('in-machine\n')
-    },
-  )
+  test.each([
+    ['machine/bpx-ct'],
+    ['machine%bpx-ct'],
+    ['machine/.host'],
+    ['machine%.host'],
+    ['.host'],
+  ])('ssh %s runs a whole session', async (host) => {
+    const r = await inOwnRun([
+      'ssh',
+      '-F',
+      sshd.sshConfig(`Include ${fragment}`),
+      host,
+      'echo',
+      'in-machine',
+    ])
+    expect(r.stderr).toBe('')
+    expect(r.stdout).toBe('in-machine\n')
+  })
 })
 
 describe('host keys: recorded and checked for .host and machine/.host, not for throwaway forms', () => {
@@ -111,7 +144,14 @@ describe('host keys: recorded and checked for .host and machine/.host, not for t
     kh = join(dir, 'known_hosts')
     cfg = join(dir, 'kh_config')
     // accept-new records unknown keys and refuses changed ones: what a user's ssh does after the first yes
-    const opts = ['BatchMode yes', `IdentityFile ${sshd.clientKey}`, 'IdentitiesOnly yes', 'User root', 'StrictHostKeyChecking accept-new', `UserKnownHostsFile ${kh}`]
+    const opts = [
+      'BatchMode yes',
+      `IdentityFile ${sshd.clientKey}`,
+      'IdentitiesOnly yes',
+      'User root',
+      'StrictHostKeyChecking accept-new',
+      `UserKnownHostsFile ${kh}`,
+    ]
     writeFileSync(cfg, `Include ${fragment}\nHost *\n${opts.map((o) => `    ${o}\n`).join('')}`)
     writeFileSync(kh, '')
   })
@@ -123,7 +163,11 @@ describe('host keys: recorded and checked for .host and machine/.host, not for t
       const r = await ssh(host)
       expect(`${host}: ${r.code}`).toBe(`${host}: 0`)
     }
-    const hosts = readFileSync(kh, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]).sort()
+    const hosts = readFileSync(kh, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .sort()
     expect(hosts).toEqual(['.host', 'machine/.host'])
   })
 

@@ -25,7 +25,11 @@ afterAll(async () => {
 
 let count = 0
 async function peer(behaviour: MuxBehaviour): Promise<string> {
-  const p = await spawnMuxPeer({ path: join(dir, `${behaviour}-${count++}.V.sock`), ports: { 22: sshd.socketPath }, behaviour })
+  const p = await spawnMuxPeer({
+    path: join(dir, `${behaviour}-${count++}.V.sock`),
+    ports: { 22: sshd.socketPath },
+    behaviour,
+  })
   peers.push(p)
   return p.path
 }
@@ -44,17 +48,33 @@ describe('ssh through vsock-mux', () => {
     // a foreign line before the banner: passed on, and ssh skips it (RFC 4253 §4.2)
     ['foreign', 'yes'],
     ['foreign', 'no'],
-  ] as const)('a %s peer carries a whole session (ProxyUseFdpass %s)', async (behaviour, fdpass) => {
-    const path = await peer(behaviour)
-    const cfg = sshd.sshConfig(`Include ${fragment}`)
-    const r = await run(['ssh', '-F', cfg, '-o', `ProxyUseFdpass=${fdpass}`, `vsock-mux%${path}`, 'echo', 'through-mux'])
-    expect(r.stderr).toBe('')
-    expect(r.stdout).toBe('through-mux\n')
-  })
+  ] as const)(
+    'a %s peer carries a whole session (ProxyUseFdpass %s)',
+    async (behaviour, fdpass) => {
+      const path = await peer(behaviour)
+      const cfg = sshd.sshConfig(`Include ${fragment}`)
+      const r = await run([
+        'ssh',
+        '-F',
+        cfg,
+        '-o',
+        `ProxyUseFdpass=${fdpass}`,
+        `vsock-mux%${path}`,
+        'echo',
+        'through-mux',
+      ])
+      expect(r.stderr).toBe('')
+      expect(r.stdout).toBe('through-mux\n')
+    },
+  )
 
   // the first bytes burrow relays, from a peer through --pump (socat keeps stdin open a while)
   const firstBytes = (path: string, n: number, extra = '') =>
-    run(['sh', '-c', `sleep ${extra ? 12 : 1} | socat -t 1 - EXEC:"${BURROW} proxy --pump ${extra} vsock-mux%${path} 22" | head -c ${n}`])
+    run([
+      'sh',
+      '-c',
+      `sleep ${extra ? 12 : 1} | socat -t 1 - EXEC:"${BURROW} proxy --pump ${extra} vsock-mux%${path} 22" | head -c ${n}`,
+    ])
 
   test('the OK line is consumed exactly: the SSH banner right behind it reaches ssh intact', async () => {
     const r = await firstBytes(await peer('coalesce'), 8)
@@ -85,13 +105,19 @@ describe('vsock-mux failures', () => {
   test('a mux that closes without OK: port not open', async () => {
     const path = await peer('close')
     const r = await burrow(['proxy', `vsock-mux%${path}`, '22'])
-    expect(r).toMatchObject({ code: 1, stdout: '', stderr: `burrow: Failed to connect to vsock port 22 via ${path}: port not open\n` })
+    expect(r).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `burrow: Failed to connect to vsock port 22 via ${path}: port not open\n`,
+    })
   })
 
   test('a port nobody listens on in the guest: port not open', async () => {
     const path = await peer('ok')
     const r = await burrow(['proxy', `vsock-mux%${path}`, '2222'])
-    expect(r.stderr).toBe(`burrow: Failed to connect to vsock port 2222 via ${path}: port not open\n`)
+    expect(r.stderr).toBe(
+      `burrow: Failed to connect to vsock port 2222 via ${path}: port not open\n`,
+    )
     expect(r.code).toBe(1)
   })
 
@@ -105,13 +131,17 @@ describe('vsock-mux failures', () => {
     const path = await peer('slow')
     const r = await burrow(['proxy', '--debug', '-w', '1', `vsock-mux%${path}`, '22'])
     expect(r.stdout).toBe('')
-    expect(r.stderr).toContain(`vsock-mux ${path}: no reply in time; passing the stream on untouched`)
+    expect(r.stderr).toContain(
+      `vsock-mux ${path}: no reply in time; passing the stream on untouched`,
+    )
     expect(r.code).toBe(0)
     expect(r.ms).toBeLessThan(4000)
   })
 
   test('a path that is no socket', async () => {
     const r = await burrow(['proxy', `vsock-mux%${dir}/none`, '22'])
-    expect(r.stderr).toBe(`burrow: Failed to connect to unix socket ${dir}/none: No such file or directory (is anything listening there?)\n`)
+    expect(r.stderr).toBe(
+      `burrow: Failed to connect to unix socket ${dir}/none: No such file or directory (is anything listening there?)\n`,
+    )
   })
 })

@@ -29,7 +29,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const ssh = (args: string[], opts?: Parameters<typeof run>[1]) => run(['ssh', '-F', cfg, ...args], opts)
+const ssh = (args: string[], opts?: Parameters<typeof run>[1]) =>
+  run(['ssh', '-F', cfg, ...args], opts)
 
 describe('ssh through burrow proxy to a unix-socket sshd', () => {
   test('OpenSSH really lowercases the typed path, so the mixed-case test below means something', async () => {
@@ -50,17 +51,27 @@ describe('ssh through burrow proxy to a unix-socket sshd', () => {
     expect(r.code).toBe(0)
   })
 
-  test.each([['yes'], ['no']])('the remote exit status comes through (ProxyUseFdpass %s)', async (fdpass) => {
-    const r = await ssh(['-o', `ProxyUseFdpass=${fdpass}`, `unix%${sock}`, 'exit 7'])
-    expect(r.code).toBe(7)
-  })
+  test.each([['yes'], ['no']])(
+    'the remote exit status comes through (ProxyUseFdpass %s)',
+    async (fdpass) => {
+      const r = await ssh(['-o', `ProxyUseFdpass=${fdpass}`, `unix%${sock}`, 'exit 7'])
+      expect(r.code).toBe(7)
+    },
+  )
 
-  test.each([['yes'], ['no']])('8 MiB round-trip through cat is byte-exact (ProxyUseFdpass %s)', async (fdpass) => {
-    const out = join(dir, `back-${fdpass}.bin`)
-    const r = await run(['sh', '-c', `ssh -F ${cfg} -o ProxyUseFdpass=${fdpass} myvm cat < ${data} > ${out}`])
-    expect(r.code).toBe(0)
-    expect(await sha256File(out)).toBe(await sha256File(data))
-  })
+  test.each([['yes'], ['no']])(
+    '8 MiB round-trip through cat is byte-exact (ProxyUseFdpass %s)',
+    async (fdpass) => {
+      const out = join(dir, `back-${fdpass}.bin`)
+      const r = await run([
+        'sh',
+        '-c',
+        `ssh -F ${cfg} -o ProxyUseFdpass=${fdpass} myvm cat < ${data} > ${out}`,
+      ])
+      expect(r.code).toBe(0)
+      expect(await sha256File(out)).toBe(await sha256File(data))
+    },
+  )
 
   test.each([[[]], [['-O']]])('scp %p to and from an alias of a unix%% name', async (mode) => {
     const remote = join(dir, `scp${mode.length}.bin`)
@@ -73,7 +84,10 @@ describe('ssh through burrow proxy to a unix-socket sshd', () => {
   test('sftp batch: put, get, rename, mkdir, ls over unix%PATH', async () => {
     const batch = join(dir, 'batch')
     const remote = join(dir, 'sftp-remote')
-    writeFileSync(batch, `mkdir ${remote}\nput ${data} ${remote}/a\nrename ${remote}/a ${remote}/b\nls ${remote}\nget ${remote}/b ${dir}/sftp-back\n`)
+    writeFileSync(
+      batch,
+      `mkdir ${remote}\nput ${data} ${remote}/a\nrename ${remote}/a ${remote}/b\nls ${remote}\nget ${remote}/b ${dir}/sftp-back\n`,
+    )
     const r = await run(['sftp', '-F', cfg, '-b', batch, `unix%${sock}`])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(`${remote}/b`)
@@ -93,7 +107,9 @@ describe('ssh through burrow proxy to a unix-socket sshd', () => {
     const baseline = await ssh([...idle, `unix%${sock}`, 'true'])
     expect(baseline.code).toBe(0)
     const r = await ssh([...idle, `unix%${sock}`, 'sleep 10; echo late'])
-    console.log(`-w 1: session cut after ${r.ms.toFixed(0)} ms, baseline ${baseline.ms.toFixed(0)} ms`)
+    console.log(
+      `-w 1: session cut after ${r.ms.toFixed(0)} ms, baseline ${baseline.ms.toFixed(0)} ms`,
+    )
     // cut before the command's end (no "late") by the relay going away (ssh's 255)
     expect(r.stdout).toBe('')
     expect(r.code).toBe(255)
@@ -103,18 +119,24 @@ describe('ssh through burrow proxy to a unix-socket sshd', () => {
   })
 
   test('with fd passing no burrow process stays around during the session', async () => {
-    const proc = Bun.spawn(['ssh', '-F', cfg, `unix%${sock}`, 'sleep 2'], { stdout: 'ignore', stderr: 'ignore' })
+    const proc = Bun.spawn(['ssh', '-F', cfg, `unix%${sock}`, 'sleep 2'], {
+      stdout: 'ignore',
+      stderr: 'ignore',
+    })
     await Bun.sleep(1200)
     expect(burrowPids(proc.pid)).toEqual([])
     expect(await proc.exited).toBe(0)
   })
 
   test('killing ssh with SIGKILL leaves no burrow process behind (pump mode)', async () => {
-    const proc = Bun.spawn(['ssh', '-F', cfg, '-o', 'ProxyUseFdpass=no', `unix%${sock}`, 'sleep 30'], {
-      stdin: 'pipe',
-      stdout: 'ignore',
-      stderr: 'ignore',
-    })
+    const proc = Bun.spawn(
+      ['ssh', '-F', cfg, '-o', 'ProxyUseFdpass=no', `unix%${sock}`, 'sleep 30'],
+      {
+        stdin: 'pipe',
+        stdout: 'ignore',
+        stderr: 'ignore',
+      },
+    )
     let ours: number[] = []
     for (let i = 0; i < 50 && ours.length === 0; i++) {
       await Bun.sleep(100)
@@ -128,7 +150,11 @@ describe('ssh through burrow proxy to a unix-socket sshd', () => {
   })
 
   test('--pump relays when stdout is a socket that is not ssh (socat EXEC uses a socketpair)', async () => {
-    const r = await run(['sh', '-c', `sleep 1 | socat -t 1 - EXEC:"${BURROW} proxy --pump unix%${sock} 22" | head -c 8`])
+    const r = await run([
+      'sh',
+      '-c',
+      `sleep 1 | socat -t 1 - EXEC:"${BURROW} proxy --pump unix%${sock} 22" | head -c 8`,
+    ])
     expect(r.stdout).toBe('SSH-2.0-')
   })
 })
@@ -138,7 +164,8 @@ describe('.host', () => {
   let local: TestSshd | undefined
 
   beforeAll(async () => {
-    if (existsSync(hostSock)) throw new Error(`${hostSock} exists already: this test needs it for its own sshd`)
+    if (existsSync(hostSock))
+      throw new Error(`${hostSock} exists already: this test needs it for its own sshd`)
     mkdirSync('/run/ssh-unix-local', { recursive: true })
     local = await startUnixSshd({ socketPath: hostSock })
   })
@@ -147,7 +174,9 @@ describe('.host', () => {
   })
 
   test('ssh .host reaches /run/ssh-unix-local/socket, and scp to .host:PATH works without an alias', async () => {
-    const hostCfg = local!.sshConfig(`Include ${join(dir, 'root/etc/ssh/ssh_config.d/20-burrow.conf')}`)
+    const hostCfg = local!.sshConfig(
+      `Include ${join(dir, 'root/etc/ssh/ssh_config.d/20-burrow.conf')}`,
+    )
     const r = await run(['ssh', '-F', hostCfg, '.host', 'echo', 'local'])
     expect(r.stdout).toBe('local\n')
     const dest = join(dir, 'host-scp.bin')
@@ -165,16 +194,30 @@ describe('TCP hosts (the netcat replacement)', () => {
     await tcp?.stop()
   })
 
-  test.each([['yes'], ['no']])('ProxyCommand burrow proxy %%h %%p to a loopback sshd (ProxyUseFdpass %s)', async (fdpass) => {
-    const c = tcp.sshConfig(`Host *\n    ProxyCommand ${BURROW} proxy %h %p\n    ProxyUseFdpass ${fdpass}`)
-    const r = await run(['ssh', '-F', c, '-p', String(tcp.port), '127.0.0.1', 'echo', 'tcp'])
-    expect(r.stdout).toBe('tcp\n')
-  })
+  test.each([['yes'], ['no']])(
+    'ProxyCommand burrow proxy %%h %%p to a loopback sshd (ProxyUseFdpass %s)',
+    async (fdpass) => {
+      const c = tcp.sshConfig(
+        `Host *\n    ProxyCommand ${BURROW} proxy %h %p\n    ProxyUseFdpass ${fdpass}`,
+      )
+      const r = await run(['ssh', '-F', c, '-p', String(tcp.port), '127.0.0.1', 'echo', 'tcp'])
+      expect(r.stdout).toBe('tcp\n')
+    },
+  )
 
   test('as `ProxyCommand ssh gateway burrow proxy %h %p`: the gateway runs burrow in pump mode', async () => {
     const gateway = `ssh -F ${cfg} myvm ${BURROW} proxy %h %p`
     const c = tcp.sshConfig(`Host *\n    ProxyCommand ${gateway}`)
-    const r = await run(['ssh', '-F', c, '-p', String(tcp.port), 'localhost', 'echo', 'via-gateway'])
+    const r = await run([
+      'ssh',
+      '-F',
+      c,
+      '-p',
+      String(tcp.port),
+      'localhost',
+      'echo',
+      'via-gateway',
+    ])
     expect(r.stdout).toBe('via-gateway\n')
     expect(r.code).toBe(0)
   })

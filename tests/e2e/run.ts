@@ -15,7 +15,12 @@ export interface Ran {
 /** Runs argv to completion (killed after timeoutMs), with NO_COLOR and optional stdin. */
 export async function run(
   argv: string[],
-  opts: { stdin?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {},
+  opts: {
+    stdin?: string | Uint8Array
+    timeoutMs?: number
+    env?: Record<string, string>
+    cwd?: string
+  } = {},
 ): Promise<Ran> {
   const started = performance.now()
   const proc = Bun.spawn(argv, {
@@ -35,7 +40,8 @@ export async function run(
   return { code, stdout, stderr, ms: performance.now() - started }
 }
 
-export const burrow = (args: string[], opts?: Parameters<typeof run>[1]) => run([BURROW, ...args], opts)
+export const burrow = (args: string[], opts?: Parameters<typeof run>[1]) =>
+  run([BURROW, ...args], opts)
 
 /** Writes the ssh_config fragment under `root` (as if it were /) and returns its path. */
 export async function installFragment(root: string): Promise<string> {
@@ -53,7 +59,8 @@ export function burrowPids(parent?: number): number[] {
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
       const [, state, ppid] = /\) (\S) (\d+) /.exec(stat) ?? []
-      if (cmd[0] === BURROW && state !== 'Z' && (parent === undefined || Number(ppid) === parent)) pids.push(Number(e))
+      if (cmd[0] === BURROW && state !== 'Z' && (parent === undefined || Number(ppid) === parent))
+        pids.push(Number(e))
     } catch {
       // the process ended while we looked
     }

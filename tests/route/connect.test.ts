@@ -7,7 +7,9 @@ import { BURROW } from './support'
 const IPPROTO_TCP = 6
 const TCP_NODELAY = 1
 
-async function listen(onConnect: (s: net.Socket) => void): Promise<{ srv: net.Server; port: number }> {
+async function listen(
+  onConnect: (s: net.Socket) => void,
+): Promise<{ srv: net.Server; port: number }> {
   const srv = net.createServer(onConnect).listen(0, '127.0.0.1')
   await new Promise((r) => srv.once('listening', r))
   return { srv, port: (srv.address() as net.AddressInfo).port }
@@ -17,7 +19,10 @@ test('hands ssh a connected socket with Nagle off; --quiet prints nothing when t
   const { srv, port } = await listen((s) => s.end('SSH-2.0-test\r\n'))
   const [mine, theirs] = libc.socketpair()
   try {
-    const p = Bun.spawn([BURROW, 'route', 'connect', '--quiet', '--wait', '2', '127.0.0.1', String(port)], { stdin: 'ignore', stdout: theirs, stderr: 'pipe' })
+    const p = Bun.spawn(
+      [BURROW, 'route', 'connect', '--quiet', '--wait', '2', '127.0.0.1', String(port)],
+      { stdin: 'ignore', stdout: theirs, stderr: 'pipe' },
+    )
     const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()])
     expect(err).toBe('')
     expect(code).toBe(0)
@@ -39,10 +44,20 @@ test('hands ssh a connected socket with Nagle off; --quiet prints nothing when t
   }
   await new Promise((r) => srv.close(r))
   // the port is closed now
-  const quiet = Bun.spawn([BURROW, 'route', 'connect', '--quiet', '127.0.0.1', String(port)], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+  const quiet = Bun.spawn([BURROW, 'route', 'connect', '--quiet', '127.0.0.1', String(port)], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+  })
   expect(await quiet.exited).toBe(255)
   expect(await new Response(quiet.stderr).text()).toBe('')
-  const loud = Bun.spawn([BURROW, 'route', 'connect', '127.0.0.1', String(port)], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+  const loud = Bun.spawn([BURROW, 'route', 'connect', '127.0.0.1', String(port)], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+  })
   expect(await loud.exited).not.toBe(0)
-  expect(await new Response(loud.stderr).text()).toContain(`Failed to connect to 127.0.0.1 port ${port}`)
+  expect(await new Response(loud.stderr).text()).toContain(
+    `Failed to connect to 127.0.0.1 port ${port}`,
+  )
 })

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startEtcd, type TestEtcd } from './etcd'
-import { type Gateway, type Lab, routeYaml, run, servedBy, startGateway, startLab, waitFor } from './support'
+import {
+  type Gateway,
+  type Lab,
+  routeYaml,
+  run,
+  servedBy,
+  startGateway,
+  startLab,
+  waitFor,
+} from './support'
 
 let lab: Lab
 let etcd: TestEtcd
@@ -9,7 +18,11 @@ let b: Gateway
 const dests = () => lab.dests.map((d) => `127.0.0.1:${d.port}`)
 const where = 'echo $SSH_CONNECTION'
 const yaml = (extra = '') =>
-  routeYaml(lab, dests(), `route_select: random\nmode: sticky\netcd:\n  endpoints: ["${etcd.endpoint}"]\n  keyttl: 2s\n${extra}`)
+  routeYaml(
+    lab,
+    dests(),
+    `route_select: random\nmode: sticky\netcd:\n  endpoints: ["${etcd.endpoint}"]\n  keyttl: 2s\n${extra}`,
+  )
 
 async function conns(gw: Gateway): Promise<{ destination: string; sshd: string }[]> {
   const r = await gw.ctl(['show', 'connections', '--all', '--json'])
@@ -30,7 +43,11 @@ afterAll(async () => {
 
 describe('two gateways sharing etcd', () => {
   test('a live session on one gateway makes the other sticky to its host; ctl on either sees it', async () => {
-    const held = Bun.spawn(a.ssh(['sleep 60']), { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
+    const held = Bun.spawn(a.ssh(['sleep 60']), {
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'ignore',
+    })
     try {
       await waitFor('the session to register in etcd', async () => (await conns(b)).length === 1)
       const [live] = await conns(b)
@@ -47,11 +64,15 @@ describe('two gateways sharing etcd', () => {
   })
 
   test('a host disabled through one gateway is skipped by the other', async () => {
-    for (const gw of [a, b]) gw.setConfig(routeYaml(lab, dests(), `etcd:\n  endpoints: ["${etcd.endpoint}"]`))
+    for (const gw of [a, b])
+      gw.setConfig(routeYaml(lab, dests(), `etcd:\n  endpoints: ["${etcd.endpoint}"]`))
     try {
       expect((await a.ctl(['disable', dests()[0]!])).code).toBe(0)
       expect(servedBy(lab, (await run(b.ssh([where]))).stdout)).toBe(1)
-      const hosts = JSON.parse((await b.ctl(['show', 'hosts', '--json'])).stdout) as { host: string; state: string }[]
+      const hosts = JSON.parse((await b.ctl(['show', 'hosts', '--json'])).stdout) as {
+        host: string
+        state: string
+      }[]
       expect(hosts.find((h) => h.host === dests()[0])?.state).toBe('disabled')
     } finally {
       await a.ctl(['enable', '--all'])
@@ -73,7 +94,9 @@ describe('two gateways sharing etcd', () => {
       const refused = await run(b.ssh([where]))
       expect(refused.code).toBe(1)
       expect(refused.stdout).toBe('')
-      expect(refused.stderr).toMatch(/^burrow: Failed to reach etcd at http:\/\/127\.0\.0\.1:\d+: .*etcd\.mandatory is true, so no session is routed until etcd answers\n$/)
+      expect(refused.stderr).toMatch(
+        /^burrow: Failed to reach etcd at http:\/\/127\.0\.0\.1:\d+: .*etcd\.mandatory is true, so no session is routed until etcd answers\n$/,
+      )
       const ctl = await b.ctl(['show', 'hosts'])
       expect(ctl.code).toBe(1)
       expect(ctl.stderr).toStartWith('burrow: Failed to reach etcd at')

@@ -37,23 +37,44 @@ export async function startEtcd(): Promise<TestEtcd> {
     async start() {
       proc = Bun.spawn(
         [
-          'etcd', '--name', 'test', '--data-dir', join(dir, 'data'),
-          '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-          '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-          '--initial-cluster', `test=http://127.0.0.1:${peer}`,
+          'etcd',
+          '--name',
+          'test',
+          '--data-dir',
+          join(dir, 'data'),
+          '--listen-client-urls',
+          endpoint,
+          '--advertise-client-urls',
+          endpoint,
+          '--listen-peer-urls',
+          `http://127.0.0.1:${peer}`,
+          '--initial-advertise-peer-urls',
+          `http://127.0.0.1:${peer}`,
+          '--initial-cluster',
+          `test=http://127.0.0.1:${peer}`,
         ],
-        { stdin: 'ignore', stdout: 'ignore', stderr: Bun.file(join(dir, 'etcd.log')), detached: true },
+        {
+          stdin: 'ignore',
+          stdout: 'ignore',
+          stderr: Bun.file(join(dir, 'etcd.log')),
+          detached: true,
+        },
       )
       etcd.pid = proc.pid
       const deadline = Date.now() + 15_000
       while (Date.now() < deadline) {
         try {
-          const r = await fetch(`${endpoint}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(500) })
+          const r = await fetch(`${endpoint}/v3/maintenance/status`, {
+            method: 'POST',
+            body: '{}',
+            signal: AbortSignal.timeout(500),
+          })
           if (r.ok) return
         } catch {
           // not listening yet
         }
-        if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}; see ${dir}/etcd.log`)
+        if (proc.exitCode !== null)
+          throw new Error(`etcd exited with ${proc.exitCode}; see ${dir}/etcd.log`)
         await Bun.sleep(100)
       }
       throw new Error(`etcd did not answer on ${endpoint} within 15 s`)

@@ -4,7 +4,17 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import net from 'node:net'
 import { join } from 'node:path'
 import { commOf, descendantPids } from '../support/sshd'
-import { BURROW, type Gateway, type Lab, routeYaml, run, servedBy, startGateway, startLab, waitFor } from './support'
+import {
+  BURROW,
+  type Gateway,
+  type Lab,
+  routeYaml,
+  run,
+  servedBy,
+  startGateway,
+  startLab,
+  waitFor,
+} from './support'
 
 let lab: Lab
 let gw: Gateway
@@ -78,8 +88,21 @@ describe('route as sshd ForceCommand', () => {
       expect(sha(readFileSync(join(dir, `down${mode}`)))).toBe(sha(payload))
     }
     const batch = join(dir, 'batch')
-    writeFileSync(batch, `put ${src} ${join(dir, 'sftp.bin')}\nget ${join(dir, 'sftp.bin')} ${join(dir, 'sftp-back.bin')}\n`)
-    const sftp = await run(['sftp', '-q', '-F', gw.clientConfig, '-P', String(gw.sshd.port), '-b', batch, '127.0.0.1'])
+    writeFileSync(
+      batch,
+      `put ${src} ${join(dir, 'sftp.bin')}\nget ${join(dir, 'sftp.bin')} ${join(dir, 'sftp-back.bin')}\n`,
+    )
+    const sftp = await run([
+      'sftp',
+      '-q',
+      '-F',
+      gw.clientConfig,
+      '-P',
+      String(gw.sshd.port),
+      '-b',
+      batch,
+      '127.0.0.1',
+    ])
     expect(sftp.code).toBe(0)
     expect(sha(readFileSync(join(dir, 'sftp-back.bin')))).toBe(sha(payload))
     const rsh = `ssh -F ${gw.clientConfig} -p ${gw.sshd.port}`
@@ -88,9 +111,12 @@ describe('route as sshd ForceCommand', () => {
     expect(sha(readFileSync(join(dir, 'rsync.bin')))).toBe(sha(payload))
     const repo = join(dir, 'repo.git')
     expect((await run(['git', 'init', '-q', '--bare', repo])).code).toBe(0)
-    const git = await run(['git', 'clone', '-q', `ssh://127.0.0.1:${gw.sshd.port}${repo}`, join(dir, 'clone')], {
-      env: { GIT_SSH_COMMAND: `ssh -F ${gw.clientConfig}` },
-    })
+    const git = await run(
+      ['git', 'clone', '-q', `ssh://127.0.0.1:${gw.sshd.port}${repo}`, join(dir, 'clone')],
+      {
+        env: { GIT_SSH_COMMAND: `ssh -F ${gw.clientConfig}` },
+      },
+    )
     expect(git.stderr).not.toContain('fatal')
     expect(git.code).toBe(0)
     expect(existsSync(join(dir, 'clone/.git'))).toBe(true)
@@ -109,7 +135,16 @@ describe('route as sshd ForceCommand', () => {
     for (const cmd of hostile) {
       const r = await run(gw.ssh(['--', cmd]))
       // exactly what the destination's shell makes of it when asked directly
-      const direct = await run(['ssh', '-F', d.sshConfig(), '-p', String(d.port), '127.0.0.1', '--', cmd])
+      const direct = await run([
+        'ssh',
+        '-F',
+        d.sshConfig(),
+        '-p',
+        String(d.port),
+        '127.0.0.1',
+        '--',
+        cmd,
+      ])
       expect(r).toEqual(direct)
       expect(r.code).not.toBe(0)
       expect(existsSync(marker)).toBe(false)
@@ -120,9 +155,15 @@ describe('route as sshd ForceCommand', () => {
     const nl = await run(gw.ssh(['echo one\necho two']))
     expect(nl.stdout).toBe('one\ntwo\n')
     // variables sent by the client do not become ssh options on the gateway
-    const env = await run(['ssh', '-o', 'SendEnv=SSHPROXY_ARGS BURROW_SSH_ARGS', ...gw.ssh([where]).slice(1)], {
-      env: { SSHPROXY_ARGS: `-oProxyCommand=touch ${marker}`, BURROW_SSH_ARGS: `-oProxyCommand=touch ${marker}` },
-    })
+    const env = await run(
+      ['ssh', '-o', 'SendEnv=SSHPROXY_ARGS BURROW_SSH_ARGS', ...gw.ssh([where]).slice(1)],
+      {
+        env: {
+          SSHPROXY_ARGS: `-oProxyCommand=touch ${marker}`,
+          BURROW_SSH_ARGS: `-oProxyCommand=touch ${marker}`,
+        },
+      },
+    )
     expect(env.code).toBe(0)
     expect(existsSync(marker)).toBe(false)
   })
@@ -139,9 +180,18 @@ describe('route as sshd ForceCommand', () => {
 
   test('config errors name the file and line, on the client and on the command line', async () => {
     const bad = [
-      ['dest: [a]\nsevice: x\n', /route\.yaml:2:1: unknown key 'sevice' in the config \(did you mean 'service'\?\)/],
-      ['dest: [a]\nroute_select: fastest\n', /:2:15: route_select must be one of ordered, random, connections, bandwidth/],
-      ['dest: [a]\noverrides:\n  - match: [{user: [bob]}]\n    service: b\n', /:3:14: unknown key 'user' in a match condition \(did you mean 'users'\?\)/],
+      [
+        'dest: [a]\nsevice: x\n',
+        /route\.yaml:2:1: unknown key 'sevice' in the config \(did you mean 'service'\?\)/,
+      ],
+      [
+        'dest: [a]\nroute_select: fastest\n',
+        /:2:15: route_select must be one of ordered, random, connections, bandwidth/,
+      ],
+      [
+        'dest: [a]\noverrides:\n  - match: [{user: [bob]}]\n    service: b\n',
+        /:3:14: unknown key 'user' in a match condition \(did you mean 'users'\?\)/,
+      ],
       ['dest: ["node[3-1]"]\n', /:1:7: bad dest: range 3-1 in 'node\[3-1\]' runs backwards/],
       ['dest: [a]\ncheck_interval: soon\n', /:2:17: check_interval must be a duration/],
       ['dest: [a]\ndest: [b]\n', /:2:1: Map keys must be unique/],
@@ -155,7 +205,9 @@ describe('route as sshd ForceCommand', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1)
     }
     gw.setConfig(routeYaml(lab, dests()))
-    const direct = await run([BURROW, 'route', '--config', join(lab.dir, 'missing.yaml')], { env: { SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' } })
+    const direct = await run([BURROW, 'route', '--config', join(lab.dir, 'missing.yaml')], {
+      env: { SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22' },
+    })
     expect(direct.code).toBe(1)
     expect(direct.stderr).toContain('Failed to read')
   })
@@ -176,20 +228,35 @@ describe('selection, health and embedded state', () => {
   async function hold(args: string[] = []): Promise<{ stop: () => Promise<void> }> {
     const before = (await gw.ctl(['show', 'connections', '--all', '--json'])).stdout
     const n = JSON.parse(before).length
-    const p = Bun.spawn(gw.ssh(['sleep 60', ...args]), { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+    const p = Bun.spawn(gw.ssh(['sleep 60', ...args]), {
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+    })
     try {
-      await waitFor('the session to register', async () => JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout).length > n)
+      await waitFor(
+        'the session to register',
+        async () =>
+          JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout).length > n,
+      )
     } catch (err) {
       // what the session said (a store it could not write says so on stderr) belongs in the failure
       p.kill('SIGKILL')
-      throw new Error(`${(err as Error).message}; the session said: ${JSON.stringify(await new Response(p.stderr).text())}`)
+      throw new Error(
+        `${(err as Error).message}; the session said: ${JSON.stringify(await new Response(p.stderr).text())}`,
+      )
     }
     return {
       stop: async () => {
         p.kill('SIGKILL')
         await p.exited
         // the gateway notices the client is gone within about a second
-        await waitFor('the session to end', async () => JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout).length <= n)
+        await waitFor(
+          'the session to end',
+          async () =>
+            JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout).length <=
+            n,
+        )
       },
     }
   }
@@ -210,13 +277,19 @@ describe('selection, health and embedded state', () => {
         expect(r.stderr).toBe('')
         expect(accepted).toBe(2)
         expect(sshLeft()).toEqual([])
-        const hosts = JSON.parse((await gw.ctl(['show', 'hosts', '--json'])).stdout) as { host: string; state: string }[]
+        const hosts = JSON.parse((await gw.ctl(['show', 'hosts', '--json'])).stdout) as {
+          host: string
+          state: string
+        }[]
         expect(hosts.find((h) => h.host === dead)?.state).toBe('down')
         expect(hosts.find((h) => h.host === mute)?.state).toBe('down')
       })
       // without -q a stopped attempt could print; then ssh starts only after the check
       accepted = 0
-      const loud = routeYaml(lab, [dead, mute, dests()[1]!], 'check_timeout: 300ms').replace('"-q", ', '')
+      const loud = routeYaml(lab, [dead, mute, dests()[1]!], 'check_timeout: 300ms').replace(
+        '"-q", ',
+        '',
+      )
       expect(loud).not.toContain('"-q"')
       gw.setConfig(loud)
       try {
@@ -256,10 +329,16 @@ describe('selection, health and embedded state', () => {
       const check = await run([BURROW, 'route', 'check', '--config', gw.configPath])
       expect(check.stdout).toContain(`${dead} down`)
       expect(check.stdout).toContain(`${dests()[2]} up`)
-      const hosts = JSON.parse((await gw.ctl(['show', 'hosts', '--json'])).stdout) as { host: string; last_check: string }[]
+      const hosts = JSON.parse((await gw.ctl(['show', 'hosts', '--json'])).stdout) as {
+        host: string
+        last_check: string
+      }[]
       const stamp = hosts.find((h) => h.host === dead)!.last_check
       expect(servedBy(lab, (await run(gw.ssh([where]))).stdout)).toBe(2)
-      const again = JSON.parse((await gw.ctl(['show', 'hosts', '--json'])).stdout) as { host: string; last_check: string }[]
+      const again = JSON.parse((await gw.ctl(['show', 'hosts', '--json'])).stdout) as {
+        host: string
+        last_check: string
+      }[]
       expect(again.find((h) => h.host === dead)!.last_check).toBe(stamp)
     })
   })
@@ -268,8 +347,13 @@ describe('selection, health and embedded state', () => {
     await withConfig('route_select: random\nmode: sticky\nsticky_ttl: 1h', dests(), async () => {
       await gw.ctl(['forget', 'sticky'])
       const held = await hold()
-      const first = (JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout) as { destination: string }[])[0]!.destination
-      for (let i = 0; i < 4; i++) expect(dests()[servedBy(lab, (await run(gw.ssh([where]))).stdout)]).toBe(first)
+      const first = (
+        JSON.parse((await gw.ctl(['show', 'connections', '--all', '--json'])).stdout) as {
+          destination: string
+        }[]
+      )[0]!.destination
+      for (let i = 0; i < 4; i++)
+        expect(dests()[servedBy(lab, (await run(gw.ssh([where]))).stdout)]).toBe(first)
       await held.stop()
       expect(dests()[servedBy(lab, (await run(gw.ssh([where]))).stdout)]).toBe(first)
       expect((await gw.ctl(['show', 'sticky', '--csv'])).stdout).toContain(`root,default,${first},`)
@@ -280,7 +364,10 @@ describe('selection, health and embedded state', () => {
     await withConfig('route_select: connections\nmode: balanced', dests(), async () => {
       const held = [await hold(), await hold(), await hold()]
       try {
-        const rows = JSON.parse((await gw.ctl(['show', 'connections', '--json'])).stdout) as { destination: string; n_conns: number }[]
+        const rows = JSON.parse((await gw.ctl(['show', 'connections', '--json'])).stdout) as {
+          destination: string
+          n_conns: number
+        }[]
         expect(rows.map((r) => r.destination).sort()).toEqual([...dests()].sort())
         expect(rows.every((r) => r.n_conns === 1)).toBe(true)
         const users = await gw.ctl(['show', 'users'])
@@ -298,7 +385,10 @@ describe('selection, health and embedded state', () => {
       expect(r.code).toBe(1)
       expect(r.stderr).toContain('too many simultaneous connections (1 open, at most 1 allowed)')
       await held.stop()
-      await waitFor('the killed session to stop counting', async () => (await run(gw.ssh(['true']))).code === 0)
+      await waitFor(
+        'the killed session to stop counting',
+        async () => (await run(gw.ssh(['true']))).code === 0,
+      )
       const left = descendantPids(gw.sshd.pid).map(commOf)
       expect(left.filter((c) => c === 'ssh' || c === 'burrow')).toEqual([])
     })
@@ -308,10 +398,23 @@ describe('selection, health and embedded state', () => {
     const multi = await startGateway(lab, '', { extraPorts: 1, name: 'multi' })
     try {
       const [p1, p2] = multi.sshd.ports
-      multi.setConfig(routeYaml(lab, [dests()[0]!], `overrides:\n  - match: [{sources: ["127.0.0.1:${p2}"]}]\n    service: second\n    dest: ["${dests()[2]}"]\n`))
+      multi.setConfig(
+        routeYaml(
+          lab,
+          [dests()[0]!],
+          `overrides:\n  - match: [{sources: ["127.0.0.1:${p2}"]}]\n    service: second\n    dest: ["${dests()[2]}"]\n`,
+        ),
+      )
       expect(servedBy(lab, (await run(multi.ssh([where], p1))).stdout)).toBe(0)
       expect(servedBy(lab, (await run(multi.ssh([where], p2))).stdout)).toBe(2)
-      const shown = await multi.ctl(['show', 'config', '--user', 'alice', '--source', `127.0.0.1:${p2}`])
+      const shown = await multi.ctl([
+        'show',
+        'config',
+        '--user',
+        'alice',
+        '--source',
+        `127.0.0.1:${p2}`,
+      ])
       expect(shown.stdout).toContain('service: second')
       expect(shown.stdout).toContain(`# destinations: ${dests()[2]}`)
     } finally {
@@ -328,7 +431,11 @@ describe('selection, health and embedded state', () => {
       const csv = await gw.ctl(['show', 'connections', '--all', '--csv'])
       expect(csv.stdout.trim().split(',').slice(0, 2)).toEqual(['root', 'default'])
       const bad = await gw.ctl(['show', 'everything'])
-      expect(bad).toMatchObject({ code: 1, stderr: "burrow: Failed to show 'everything': expected hosts, users, connections, sticky, banner or config\n" })
+      expect(bad).toMatchObject({
+        code: 1,
+        stderr:
+          "burrow: Failed to show 'everything': expected hosts, users, connections, sticky, banner or config\n",
+      })
     } finally {
       await held.stop()
     }

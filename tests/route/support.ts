@@ -15,27 +15,64 @@ export interface Run {
   stderr: string
 }
 
-export async function run(cmd: string[], opts: { stdin?: string | Uint8Array; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Run> {
+export async function run(
+  cmd: string[],
+  opts: { stdin?: string | Uint8Array; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<Run> {
   const p = Bun.spawn(cmd, {
-    stdin: opts.stdin === undefined ? 'ignore' : typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin,
+    stdin:
+      opts.stdin === undefined
+        ? 'ignore'
+        : typeof opts.stdin === 'string'
+          ? Buffer.from(opts.stdin)
+          : opts.stdin,
     stdout: 'pipe',
     stderr: 'pipe',
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
   })
   const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
-  const [code, stdout, stderr] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()])
+  const [code, stdout, stderr] = await Promise.all([
+    p.exited,
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+  ])
   clearTimeout(timer)
   return { code, stdout, stderr }
 }
 
 export async function keygen(path: string): Promise<void> {
-  const r = await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'burrow-route-gateway', '-f', path])
+  const r = await run([
+    'ssh-keygen',
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    '',
+    '-C',
+    'burrow-route-gateway',
+    '-f',
+    path,
+  ])
   if (r.code !== 0) throw new Error(`ssh-keygen: ${r.stderr}`)
 }
 
 /** ssh options for the gateway's own ssh client (route.yaml `ssh.args`). */
 export function gatewaySshArgs(key: string): string[] {
-  return ['-q', '-i', key, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR']
+  return [
+    '-q',
+    '-i',
+    key,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+  ]
 }
 
 export interface Lab {
@@ -53,7 +90,9 @@ export async function startLab(n: number, opts: { unix?: boolean } = {}): Promis
   const key = join(dir, 'gw_key')
   await keygen(key)
   const pub = readFileSync(`${key}.pub`, 'utf8')
-  const dests = await Promise.all(Array.from({ length: n }, () => startTcpSshd({ authorizedKeys: [pub] })))
+  const dests = await Promise.all(
+    Array.from({ length: n }, () => startTcpSshd({ authorizedKeys: [pub] })),
+  )
   const unix = opts.unix ? await startUnixSshd({ authorizedKeys: [pub] }) : undefined
   return {
     dir,
@@ -80,12 +119,19 @@ export interface Gateway {
   stop(): Promise<void>
 }
 
-export async function startGateway(lab: Lab, yaml: string, opts: { extraPorts?: number; name?: string } = {}): Promise<Gateway> {
+export async function startGateway(
+  lab: Lab,
+  yaml: string,
+  opts: { extraPorts?: number; name?: string } = {},
+): Promise<Gateway> {
   const configPath = join(lab.dir, `${opts.name ?? 'route'}.yaml`)
   writeFileSync(configPath, yaml)
   const sshd = await startTcpSshd({
     extraPorts: opts.extraPorts,
-    sshdConfig: [`ForceCommand ${BURROW} route --config ${configPath}`, 'AcceptEnv LANG LC_* BURROW_* SSHPROXY_ARGS'],
+    sshdConfig: [
+      `ForceCommand ${BURROW} route --config ${configPath}`,
+      'AcceptEnv LANG LC_* BURROW_* SSHPROXY_ARGS',
+    ],
   })
   const clientConfig = sshd.sshConfig('')
   return {
@@ -93,19 +139,34 @@ export async function startGateway(lab: Lab, yaml: string, opts: { extraPorts?: 
     configPath,
     clientConfig,
     setConfig: (text) => writeFileSync(configPath, text),
-    ssh: (args, port = sshd.port) => ['ssh', '-F', clientConfig, '-p', String(port), '127.0.0.1', ...args],
+    ssh: (args, port = sshd.port) => [
+      'ssh',
+      '-F',
+      clientConfig,
+      '-p',
+      String(port),
+      '127.0.0.1',
+      ...args,
+    ],
     ctl: (args) => run([BURROW, 'route', 'ctl', ...args, '--config', configPath]),
     stop: () => sshd.stop(),
   }
 }
 
 /** route.yaml text for a lab; `extra` is appended verbatim. */
-export function routeYaml(lab: Lab, dests: string[], extra = '', statePath = join(lab.dir, 'state.db')): string {
+export function routeYaml(
+  lab: Lab,
+  dests: string[],
+  extra = '',
+  statePath = join(lab.dir, 'state.db'),
+): string {
   return [
     `dest: [${dests.map((d) => JSON.stringify(d)).join(', ')}]`,
     'ssh:',
     '  exe: ssh',
-    `  args: [${gatewaySshArgs(lab.key).map((a) => JSON.stringify(a)).join(', ')}]`,
+    `  args: [${gatewaySshArgs(lab.key)
+      .map((a) => JSON.stringify(a))
+      .join(', ')}]`,
     'state:',
     `  path: ${statePath}`,
     // these tests run as root, one user: the session opens the store itself (users.test.ts
@@ -124,7 +185,11 @@ export function servedBy(lab: Lab, stdout: string): number {
   return i
 }
 
-export async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (await fn()) return

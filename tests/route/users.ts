@@ -3,7 +3,16 @@
 // ~/.ssh; a gateway sshd whose ForceCommand runs dist/burrow route as them; the state service
 // started by the test as root.
 
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { startTcpSshd, type TestSshd } from '../support/sshd'
 import { BURROW, keygen, run, waitFor } from './support'
@@ -17,7 +26,8 @@ const sh = (cmd: string[]) => {
   if (r.exitCode !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr.toString()}`)
   return r.stdout.toString()
 }
-const exists = (what: 'passwd' | 'group', name: string) => Bun.spawnSync(['getent', what, name]).exitCode === 0
+const exists = (what: 'passwd' | 'group', name: string) =>
+  Bun.spawnSync(['getent', what, name]).exitCode === 0
 
 export interface Account {
   name: User
@@ -26,7 +36,9 @@ export interface Account {
 }
 
 /** Creates the users (once per machine) and gives each a fresh key to the destinations. */
-export async function ensureUsers(labDir: string): Promise<Record<User, Account> & { destKeys: string }> {
+export async function ensureUsers(
+  labDir: string,
+): Promise<Record<User, Account> & { destKeys: string }> {
   if (!exists('group', ADMIN_GROUP)) sh(['groupadd', ADMIN_GROUP])
   const out = {} as Record<User, Account>
   const pubs: string[] = []
@@ -78,7 +90,11 @@ export interface UserGateway {
  * The gateway: ForceCommand as the docs give it (env -u clears the Bun variables), AcceptEnv
  * deliberately letting them through so the tests prove the ForceCommand line is what stops them.
  */
-export async function startUserGateway(dir: string, configPath: string, name = 'gw'): Promise<UserGateway> {
+export async function startUserGateway(
+  dir: string,
+  configPath: string,
+  name = 'gw',
+): Promise<UserGateway> {
   const clientKey = join(dir, `${name}_client`)
   if (!existsSync(clientKey)) await keygen(clientKey)
   const keys = join(dir, `${name}_keys`)
@@ -91,18 +107,54 @@ export async function startUserGateway(dir: string, configPath: string, name = '
       `  ForceCommand /usr/bin/env -u BUN_OPTIONS -u BUN_BE_BUN ${BURROW} route --config ${configPath}`,
     ],
   })
-  const base = ['-i', clientKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR']
+  const base = [
+    '-i',
+    clientKey,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+  ]
   return {
     sshd,
-    ssh: (user, args, opts = []) => ['ssh', ...base, ...opts, '-p', String(sshd.port), `${user}@127.0.0.1`, ...args],
+    ssh: (user, args, opts = []) => [
+      'ssh',
+      ...base,
+      ...opts,
+      '-p',
+      String(sshd.port),
+      `${user}@127.0.0.1`,
+      ...args,
+    ],
     stop: () => sshd.stop(),
   }
 }
 
 /** route.yaml for the users: their own ~/.ssh key reaches the destinations. */
 export function usersYaml(dests: string[], extra = ''): string {
-  const args = ['-q', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR']
-  return [`dest: [${dests.map((d) => JSON.stringify(d)).join(', ')}]`, `ssh: {exe: ssh, args: [${args.map((a) => JSON.stringify(a)).join(', ')}]}`, extra, ''].join('\n')
+  const args = [
+    '-q',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+  ]
+  return [
+    `dest: [${dests.map((d) => JSON.stringify(d)).join(', ')}]`,
+    `ssh: {exe: ssh, args: [${args.map((a) => JSON.stringify(a)).join(', ')}]}`,
+    extra,
+    '',
+  ].join('\n')
 }
 
 export interface Service {
@@ -115,18 +167,26 @@ export interface Service {
 }
 
 /** `burrow route state-service` as root; resolves once its socket answers. */
-export async function startService(configPath: string, socket: string, logFile: string): Promise<Service> {
+export async function startService(
+  configPath: string,
+  socket: string,
+  logFile: string,
+): Promise<Service> {
   // a previous service's lines must not count as this one's
   rmSync(logFile, { force: true })
-  const proc = Bun.spawn([BURROW, 'route', 'state-service', '--config', configPath, '--socket', socket], {
-    stdin: 'ignore',
-    stdout: 'ignore',
-    stderr: Bun.file(logFile),
-    env: { ...process.env, NO_COLOR: '1' },
-  })
+  const proc = Bun.spawn(
+    [BURROW, 'route', 'state-service', '--config', configPath, '--socket', socket],
+    {
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: Bun.file(logFile),
+      env: { ...process.env, NO_COLOR: '1' },
+    },
+  )
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
   await waitFor(`the state service on ${socket}`, () => {
-    if (proc.exitCode !== null) throw new Error(`state service exited with ${proc.exitCode}: ${log()}`)
+    if (proc.exitCode !== null)
+      throw new Error(`state service exited with ${proc.exitCode}: ${log()}`)
     return log().includes('listening on')
   })
   return {
@@ -143,4 +203,12 @@ export async function startService(configPath: string, socket: string, logFile: 
 
 /** Runs `cmd` as `user` (runuser: the kernel's uid and groups, a clean environment). */
 export const asUser = (user: User, cmd: string[], env: Record<string, string> = {}) =>
-  run(['runuser', '-u', user, '--', '/usr/bin/env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...cmd])
+  run([
+    'runuser',
+    '-u',
+    user,
+    '--',
+    '/usr/bin/env',
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    ...cmd,
+  ])

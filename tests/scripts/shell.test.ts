@@ -17,7 +17,10 @@ function shellScripts(): string[] {
       const rel = join(dir, name)
       const st = statSync(join(ROOT, rel))
       if (st.isDirectory()) walk(rel)
-      else if (/\.sh$/.test(name) || /^#!.*\b(ba)?sh\b/.test(readFileSync(join(ROOT, rel), 'utf8').split('\n')[0]!))
+      else if (
+        /\.sh$/.test(name) ||
+        /^#!.*\b(ba)?sh\b/.test(readFileSync(join(ROOT, rel), 'utf8').split('\n')[0]!)
+      )
         out.push(rel)
     }
   }
@@ -28,9 +31,17 @@ function shellScripts(): string[] {
 describe('shellcheck', () => {
   const scripts = shellScripts()
   test('finds the scripts', () => {
-    for (const s of ['scripts/provision', 'scripts/test', 'scripts/demo', '.ci/run', 'scripts/lib/provision.sh'])
+    for (const s of [
+      'scripts/provision',
+      'scripts/test',
+      'scripts/demo',
+      '.ci/run',
+      'scripts/lib/provision.sh',
+    ])
       expect(scripts).toContain(s)
-    expect(scripts.filter((s) => s.startsWith('scripts/provision.d/')).length).toBeGreaterThanOrEqual(4)
+    expect(
+      scripts.filter((s) => s.startsWith('scripts/provision.d/')).length,
+    ).toBeGreaterThanOrEqual(4)
   })
   test.each(scripts)('%s', (script) => {
     const p = Bun.spawnSync(['shellcheck', '-x', '--severity=style', script], { cwd: ROOT })
@@ -63,22 +74,28 @@ describe('scripts/lib/provision.sh', () => {
     [{ CI: 'true', BURROW_PROVISION_FORCE: '0' }, '0'],
     [{ BURROW_PROVISION_FORCE: '1' }, '1'],
   ])('forced mode %p -> %s', (env, want) => {
-    expect(lib('echo "$BURROW_PROVISION_FORCE"', env as Record<string, string>).out).toBe(`${want}\n`)
+    expect(lib('echo "$BURROW_PROVISION_FORCE"', env as Record<string, string>).out).toBe(
+      `${want}\n`,
+    )
   })
   test('ensure_packages skips installed packages unless forced (then apt-get runs for them)', () => {
     // a stand-in apt-get records what it was asked (installing nothing); dpkg-query is the real one
     const calls = `/tmp/burrow-apt-calls.${process.pid}`
     const fake = `apt-get() { echo "apt-get $*" >>${calls}; }; export -f apt-get;`
-    const read = () => (Bun.spawnSync(['cat', calls]).stdout.toString())
+    const read = () => Bun.spawnSync(['cat', calls]).stdout.toString()
     try {
       const skip = lib(`${fake} ensure_packages t bash coreutils`)
       expect(skip.code).toBe(0)
       expect(skip.err).toContain('t: all 2 packages already installed')
       expect(read()).toBe('')
-      const forced = lib(`${fake} ensure_packages t --no-install-recommends -- bash`, { BURROW_PROVISION_FORCE: '1' })
+      const forced = lib(`${fake} ensure_packages t --no-install-recommends -- bash`, {
+        BURROW_PROVISION_FORCE: '1',
+      })
       expect(forced.code).toBe(0)
       expect(forced.err).toContain('t: installing bash (forced)')
-      expect(read()).toMatch(/^apt-get update -q\napt-get install -y -q --no-install-recommends .* bash\n$/)
+      expect(read()).toMatch(
+        /^apt-get update -q\napt-get install -y -q --no-install-recommends .* bash\n$/,
+      )
     } finally {
       Bun.spawnSync(['rm', '-f', calls])
     }

@@ -27,12 +27,20 @@ describe('ssh2 source patches', () => {
   })
 
   test('ssh2 as the tests and the binary load it offers chacha20-poly1305@openssh.com', () => {
-    const { DEFAULT_CIPHER } = require('ssh2/lib/protocol/constants.js') as { DEFAULT_CIPHER: string[] }
+    const { DEFAULT_CIPHER } = require('ssh2/lib/protocol/constants.js') as {
+      DEFAULT_CIPHER: string[]
+    }
     expect(DEFAULT_CIPHER).toContain('chacha20-poly1305@openssh.com')
   })
 
   test.each([
-    ['chacha20-poly1305@openssh.com', 64, 0, 'ChaChaPolyCipherBinding', 'ChaChaPolyDecipherBinding'],
+    [
+      'chacha20-poly1305@openssh.com',
+      64,
+      0,
+      'ChaChaPolyCipherBinding',
+      'ChaChaPolyDecipherBinding',
+    ],
     ['aes128-gcm@openssh.com', 16, 12, 'AESGCMCipherBinding', 'AESGCMDecipherBinding'],
     ['aes256-gcm@openssh.com', 32, 12, 'AESGCMCipherBinding', 'AESGCMDecipherBinding'],
   ])('ssh2 builds %s on the libcrypto binding', (name, keyLen, ivLen, enc, dec) => {

@@ -30,7 +30,16 @@ describe.skipIf(!incusAvailable())('serve: locked and expired host accounts', ()
       // incus-admin: the fixtures live in the default project, which plain `incus` members
       // do not reach (tests/serve/authz.test.ts)
       if (Bun.spawnSync(['id', u]).exitCode !== 0)
-        sh('useradd', '--system', '--no-create-home', '--home-dir', `/tmp/${u}`, '-G', 'incus-admin', u)
+        sh(
+          'useradd',
+          '--system',
+          '--no-create-home',
+          '--home-dir',
+          `/tmp/${u}`,
+          '-G',
+          'incus-admin',
+          u,
+        )
       else sh('usermod', '-G', 'incus-admin', u)
       sh('chage', '-E', '-1', u)
     }
@@ -40,7 +49,9 @@ describe.skipIf(!incusAvailable())('serve: locked and expired host accounts', ()
     expect(p.exitCode).toBe(0)
     sh('usermod', '-L', LOCKED)
     sh('chage', '-E', '0', EXPIRED)
-    s = await startServe(['--password-auth', '--max-auth-failures', '0'], { keysFor: [OK, LOCKED, EXPIRED] })
+    s = await startServe(['--password-auth', '--max-auth-failures', '0'], {
+      keysFor: [OK, LOCKED, EXPIRED],
+    })
     dir = mkdtempSync('/tmp/bsa-askpass-')
     askpass = join(dir, 'askpass')
     writeFileSync(askpass, `#!/bin/sh\necho '${password}'\n`)
@@ -54,7 +65,14 @@ describe.skipIf(!incusAvailable())('serve: locked and expired host accounts', ()
 
   const byPassword = () => ({
     env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
-    extra: ['-o', 'BatchMode=no', '-o', 'NumberOfPasswordPrompts=1', '-o', 'PubkeyAuthentication=no'],
+    extra: [
+      '-o',
+      'BatchMode=no',
+      '-o',
+      'NumberOfPasswordPrompts=1',
+      '-o',
+      'PubkeyAuthentication=no',
+    ],
   })
 
   test.each([
@@ -84,7 +102,13 @@ describe.skipIf(!incusAvailable())('serve: --inauth --password-auth', () => {
   let askpass: string
   beforeAll(async () => {
     await prepareTargets()
-    const res = await run(testClient(), C1, 'default', ['sh', '-c', 'echo "alice:$1" | chpasswd', 'sh', inPassword])
+    const res = await run(testClient(), C1, 'default', [
+      'sh',
+      '-c',
+      'echo "alice:$1" | chpasswd',
+      'sh',
+      inPassword,
+    ])
     expect(res.code).toBe(0)
     dir = mkdtempSync('/tmp/bsa-askpass-')
     askpass = join(dir, 'askpass')
@@ -97,7 +121,14 @@ describe.skipIf(!incusAvailable())('serve: --inauth --password-auth', () => {
   })
   const withPassword = (pw: string) => ({
     env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', BSA_PASSWORD: pw },
-    extra: ['-o', 'BatchMode=no', '-o', 'NumberOfPasswordPrompts=1', '-o', 'PubkeyAuthentication=no'],
+    extra: [
+      '-o',
+      'BatchMode=no',
+      '-o',
+      'NumberOfPasswordPrompts=1',
+      '-o',
+      'PubkeyAuthentication=no',
+    ],
   })
 
   test.each([
@@ -107,7 +138,12 @@ describe.skipIf(!incusAvailable())('serve: --inauth --password-auth', () => {
   ])('%p with the %s instance password', async (args, which, want) => {
     const s = await startServe(args, { keysFor: [] })
     try {
-      const r = await ssh(s, `alice@${C1}`, 'whoami', withPassword(which === 'right' ? inPassword : 'nope'))
+      const r = await ssh(
+        s,
+        `alice@${C1}`,
+        'whoami',
+        withPassword(which === 'right' ? inPassword : 'nope'),
+      )
       expect({ code: r.code, stdout: r.stdout }).toEqual(want)
     } finally {
       await s.stop()

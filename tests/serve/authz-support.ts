@@ -61,7 +61,10 @@ async function exists(...args: string[]): Promise<boolean> {
  * The incus-user setup for host user `name` (see the file comment); `extra` project config on
  * top (an operator's tightening, e.g. restricted.containers.nesting=block).
  */
-export async function setupIncusUser(name: string, extra: Record<string, string> = {}): Promise<number> {
+export async function setupIncusUser(
+  name: string,
+  extra: Record<string, string> = {},
+): Promise<number> {
   const uid = uidOf(name)
   const gid = Number(Bun.spawnSync(['id', '-g', name]).stdout.toString().trim())
   const project = `user-${uid}`
@@ -83,13 +86,29 @@ export async function setupIncusUser(name: string, extra: Record<string, string>
     ...extra,
   }
   if (!(await exists('project', 'show', project))) {
-    await incus('project', 'create', project, ...Object.entries(config).flatMap(([k, v]) => ['-c', `${k}=${v}`]))
+    await incus(
+      'project',
+      'create',
+      project,
+      ...Object.entries(config).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    )
   } else {
     for (const [k, v] of Object.entries(config)) await incus('project', 'set', project, `${k}=${v}`)
   }
   // the project's own default profile: root disk only (no NIC, see above)
   if (!(await exists('profile', 'device', 'get', 'default', 'root', 'pool', '--project', project)))
-    await incus('profile', 'device', 'add', 'default', 'root', 'disk', 'path=/', 'pool=default', '--project', project)
+    await incus(
+      'profile',
+      'device',
+      'add',
+      'default',
+      'root',
+      'disk',
+      'path=/',
+      'pool=default',
+      '--project',
+      project,
+    )
   // its own copy of the test image (features.images=true: the default project's are not visible)
   // (`incus image copy` between projects needs the daemon on the network: export and import)
   if (!(await exists('image', 'info', 'burrow/debian', '--project', project))) {
@@ -97,10 +116,23 @@ export async function setupIncusUser(name: string, extra: Record<string, string>
     mkdirSync(tmp, { recursive: true })
     try {
       await incus('image', 'export', 'burrow/debian', join(tmp, 'img'))
-      const files = Bun.spawnSync(['ls', tmp]).stdout.toString().trim().split('\n').map((f) => join(tmp, f))
+      const files = Bun.spawnSync(['ls', tmp])
+        .stdout.toString()
+        .trim()
+        .split('\n')
+        .map((f) => join(tmp, f))
       const meta = files.find((f) => !f.endsWith('.root') && !f.endsWith('.squashfs')) ?? files[0]!
       const root = files.filter((f) => f !== meta)
-      await incus('image', 'import', meta, ...root, '--project', project, '--alias', 'burrow/debian')
+      await incus(
+        'image',
+        'import',
+        meta,
+        ...root,
+        '--project',
+        project,
+        '--alias',
+        'burrow/debian',
+      )
     } finally {
       rmSync(tmp, { recursive: true, force: true })
     }
@@ -109,18 +141,48 @@ export async function setupIncusUser(name: string, extra: Record<string, string>
   const crt = join(dir, 'client.crt')
   if (!existsSync(crt)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
-    const p = Bun.spawnSync([
-      'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1',
-      '-nodes', '-days', '3650', '-subj', `/CN=incus-user-${uid}`,
-      '-keyout', join(dir, 'client.key'), '-out', crt,
-    ], { stderr: 'pipe' })
+    const p = Bun.spawnSync(
+      [
+        'openssl',
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:secp384r1',
+        '-nodes',
+        '-days',
+        '3650',
+        '-subj',
+        `/CN=incus-user-${uid}`,
+        '-keyout',
+        join(dir, 'client.key'),
+        '-out',
+        crt,
+      ],
+      { stderr: 'pipe' },
+    )
     if (p.exitCode !== 0) throw new Error(`openssl: ${p.stderr}`)
   }
   const fp = Bun.spawnSync(['openssl', 'x509', '-in', crt, '-noout', '-fingerprint', '-sha256'])
-    .stdout.toString().replace(/^.*=/, '').replaceAll(':', '').trim().toLowerCase()
+    .stdout.toString()
+    .replace(/^.*=/, '')
+    .replaceAll(':', '')
+    .trim()
+    .toLowerCase()
   const trusted = await incus('config', 'trust', 'list', '--format', 'csv', '-c', 'f')
   if (!trusted.includes(fp.slice(0, 12))) {
-    await incus('config', 'trust', 'add-certificate', crt, '--restricted', '--projects', project, '--name', `incus-user-${uid}`)
+    await incus(
+      'config',
+      'trust',
+      'add-certificate',
+      crt,
+      '--restricted',
+      '--projects',
+      project,
+      '--name',
+      `incus-user-${uid}`,
+    )
   }
   return uid
 }
@@ -134,12 +196,22 @@ export function readText(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : ''
 }
 
-export async function sh(name: string, project: string, script: string, as?: { user: number; group: number }) {
+export async function sh(
+  name: string,
+  project: string,
+  script: string,
+  as?: { user: number; group: number },
+) {
   return run(testClient(), name, project, ['/bin/sh', '-c', script], as ?? {})
 }
 
 /** a socat daemon inside an instance, started once per container boot */
-export async function daemonIn(name: string, project: string, tag: string, socat: string): Promise<void> {
+export async function daemonIn(
+  name: string,
+  project: string,
+  tag: string,
+  socat: string,
+): Promise<void> {
   const r = await sh(
     name,
     project,

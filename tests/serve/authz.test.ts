@@ -9,12 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { IncusClient } from '../../src/incus/client'
 import { userEndpoint } from '../../src/incus/endpoint'
-import {
-  ensureContainer,
-  incus,
-  incusAvailable,
-  testClient,
-} from '../../src/incus/testing'
+import { ensureContainer, incus, incusAvailable, testClient } from '../../src/incus/testing'
 import {
   backgroundSsh,
   burrowDevices,
@@ -75,18 +70,53 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
           'mkdir -p /bsz-victim && echo precious > /bsz-victim/s.sock && chmod 755 /bsz-victim',
         ].join('\n'),
       }),
-      ensureContainer({ name: OTHER, project: OTHER_PROJECT, marker: '/etc/bsz-name', setup: `echo ${OTHER} > /etc/bsz-name` }),
-      ensureContainer({ name: MINE, project: `user-${uidInc}`, marker: '/etc/bsz-name', setup: `echo ${MINE} > /etc/bsz-name` }),
+      ensureContainer({
+        name: OTHER,
+        project: OTHER_PROJECT,
+        marker: '/etc/bsz-name',
+        setup: `echo ${OTHER} > /etc/bsz-name`,
+      }),
+      ensureContainer({
+        name: MINE,
+        project: `user-${uidInc}`,
+        marker: '/etc/bsz-name',
+        setup: `echo ${MINE} > /etc/bsz-name`,
+      }),
       Promise.all(CREATED.map((n) => incus('delete', '--force', n).catch(() => {}))),
       incus('delete', '--force', 'bsz-cm', '--project', `user-${uidInc}`).catch(() => {}),
     ])
     const id = (await sh(DEF, 'default', 'id -u alice; id -g alice')).stdout.trim().split('\n')
     alice = { uid: Number(id[0]), gid: Number(id[1]) }
-    await daemonIn(DEF, 'default', 'bsz-root.sock', `UNIX-LISTEN:/run/bsz-root.sock,fork,mode=600 SYSTEM:"echo hello-root"`)
-    await daemonIn(DEF, 'default', 'bsz-open.sock', `UNIX-LISTEN:/tmp/bsz-open.sock,fork,mode=666 SYSTEM:"echo hello-open"`)
-    await daemonIn(DEF, 'default', 'TCP-LISTEN:7001', `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-def"`)
-    await daemonIn(OTHER, OTHER_PROJECT, 'TCP-LISTEN:7001', `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-other"`)
-    await daemonIn(MINE, `user-${uidInc}`, 'TCP-LISTEN:7001', `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-mine"`)
+    await daemonIn(
+      DEF,
+      'default',
+      'bsz-root.sock',
+      `UNIX-LISTEN:/run/bsz-root.sock,fork,mode=600 SYSTEM:"echo hello-root"`,
+    )
+    await daemonIn(
+      DEF,
+      'default',
+      'bsz-open.sock',
+      `UNIX-LISTEN:/tmp/bsz-open.sock,fork,mode=666 SYSTEM:"echo hello-open"`,
+    )
+    await daemonIn(
+      DEF,
+      'default',
+      'TCP-LISTEN:7001',
+      `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-def"`,
+    )
+    await daemonIn(
+      OTHER,
+      OTHER_PROJECT,
+      'TCP-LISTEN:7001',
+      `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-other"`,
+    )
+    await daemonIn(
+      MINE,
+      `user-${uidInc}`,
+      'TCP-LISTEN:7001',
+      `TCP-LISTEN:7001,bind=127.0.0.1,fork,reuseaddr SYSTEM:"echo hello-mine"`,
+    )
     // host sockets: one only root may open, one anybody may
     rmSync(HOST_DIR, { recursive: true, force: true })
     mkdirSync(HOST_DIR, { mode: 0o755 })
@@ -95,20 +125,28 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
       ['open.sock', '666', 'hello-host-open'],
     ] as const) {
       hostDaemons.push(
-        Bun.spawn(['socat', `UNIX-LISTEN:${HOST_DIR}/${file},fork,mode=${mode}`, `SYSTEM:echo ${text}`], {
-          stdin: 'ignore',
-          stdout: 'ignore',
-          stderr: 'ignore',
-        }),
+        Bun.spawn(
+          ['socat', `UNIX-LISTEN:${HOST_DIR}/${file},fork,mode=${mode}`, `SYSTEM:echo ${text}`],
+          {
+            stdin: 'ignore',
+            stdout: 'ignore',
+            stderr: 'ignore',
+          },
+        ),
       )
     }
     dir = mkdtempSync('/tmp/bsz-authz-')
-    writeFileSync(join(dir, 'create-config.yaml'), 'version: "1"\ndefaults:\n  image: burrow/debian\n')
+    writeFileSync(
+      join(dir, 'create-config.yaml'),
+      'version: "1"\ndefaults:\n  image: burrow/debian\n',
+    )
     const keysFor = ['root', ...USERS]
     ;[s, inauth, create] = await Promise.all([
       startServe([], { keysFor }),
       startServe(['--inauth'], { keysFor }),
-      startServe(['--allow-create', '--create-config', join(dir, 'create-config.yaml')], { keysFor }),
+      startServe(['--allow-create', '--create-config', join(dir, 'create-config.yaml')], {
+        keysFor,
+      }),
     ])
   }, 240_000)
 
@@ -140,7 +178,9 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
     expect(def.stderr).toContain(`Failed to find instance ${DEF}`)
     // and Incus itself refuses the default project to the certificate
     const c = new IncusClient(userEndpoint(uidInc, INC))
-    await expect(c.instance(DEF, 'default')).rejects.toThrow('does not have permission for project "default"')
+    await expect(c.instance(DEF, 'default')).rejects.toThrow(
+      'does not have permission for project "default"',
+    )
     c.close()
     // the same through a jump to an Incus address
     expect(await w(s, `${MINE}+${INC}`, `incus%${OTHER}.${OTHER_PROJECT}:7001`)).toBe('')
@@ -156,10 +196,16 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
     // what needs a device (here -R to a socket path) is Incus's decision: restricted projects
     // refuse proxy devices
     const r = await ssh(s, `${MINE}+${INC}`, 'true', {
-      extra: ['-o', 'ExitOnForwardFailure=yes', '-R', `/tmp/bsz-r-${process.pid}.sock:/tmp/bsz-nowhere.sock`],
+      extra: [
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-R',
+        `/tmp/bsz-r-${process.pid}.sock:/tmp/bsz-nowhere.sock`,
+      ],
     })
     expect(r.code).toBe(255)
-    for (let i = 0; i < 50 && !s.log().includes('Proxy devices are forbidden'); i++) await Bun.sleep(100)
+    for (let i = 0; i < 50 && !s.log().includes('Proxy devices are forbidden'); i++)
+      await Bun.sleep(100)
     expect(s.log()).toContain(`project "user-${uidInc}": Proxy devices are forbidden`)
   })
 
@@ -236,7 +282,10 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
   })
 
   test("instance user's -L to a root-only socket in the instance is refused; its own works", async () => {
-    const [p1, p2] = [21000 + Math.floor(Math.random() * 2000), 23000 + Math.floor(Math.random() * 2000)]
+    const [p1, p2] = [
+      21000 + Math.floor(Math.random() * 2000),
+      23000 + Math.floor(Math.random() * 2000),
+    ]
     const fwd = backgroundSsh(s, `alice@${DEF}`, [
       '-L',
       `127.0.0.1:${p1}:/tmp/bsz-open.sock`,
@@ -262,8 +311,10 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
 
   test('-R to a socket path: made by the user, cleanup never follows a folder the user swapped', async () => {
     const asAlice = { user: alice.uid, group: alice.gid }
-    const reset = 'rm -rf /home/alice/d /home/alice/d.old && install -d -o alice -g alice /home/alice/d'
-    const victim = 'mkdir -p /bsz-victim && chmod 755 /bsz-victim && echo precious > /bsz-victim/s.sock'
+    const reset =
+      'rm -rf /home/alice/d /home/alice/d.old && install -d -o alice -g alice /home/alice/d'
+    const victim =
+      'mkdir -p /bsz-victim && chmod 755 /bsz-victim && echo precious > /bsz-victim/s.sock'
     expect((await sh(DEF, 'default', victim)).code).toBe(0)
     expect((await sh(DEF, 'default', reset)).code).toBe(0)
     const link = '/home/alice/d/s.sock'
@@ -271,13 +322,22 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
     const made = await until(async () => (await sh(DEF, 'default', `[ -L ${link} ]`)).code === 0)
     expect(made).toBe(true)
     // the user's path is alice's own symlink; the socket root made sits in /run, alice's, 0600
-    const st = await sh(DEF, 'default', `stat -c '%U' ${link}; stat -L -c '%U %a %F' ${link}; readlink ${link}`)
+    const st = await sh(
+      DEF,
+      'default',
+      `stat -c '%U' ${link}; stat -L -c '%U %a %F' ${link}; readlink ${link}`,
+    )
     const [owner, target, to] = st.stdout.trim().split('\n')
     expect(owner).toBe('alice')
     expect(target).toBe('alice 600 socket')
     expect(to).toMatch(/^\/run\/burrow-fwd-[0-9a-f]+\.sock$/)
     // alice swaps the folder for a link to a root-owned one holding a file of the same name
-    const swap = await sh(DEF, 'default', 'mv /home/alice/d /home/alice/d.old && ln -s /bsz-victim /home/alice/d', asAlice)
+    const swap = await sh(
+      DEF,
+      'default',
+      'mv /home/alice/d /home/alice/d.old && ln -s /bsz-victim /home/alice/d',
+      asAlice,
+    )
     expect(swap.code).toBe(0)
     fwd.kill()
     await fwd.exited
@@ -288,10 +348,14 @@ describe.skipIf(!incusAvailable())('serve: Incus reach and forwarding rights', (
     // control: without a swap, the link goes when the forwarding does
     expect((await sh(DEF, 'default', reset)).code).toBe(0)
     const again = backgroundSsh(s, `alice@${DEF}`, ['-R', `${link}:127.0.0.1:9`])
-    expect(await until(async () => (await sh(DEF, 'default', `[ -L ${link} ]`)).code === 0)).toBe(true)
+    expect(await until(async () => (await sh(DEF, 'default', `[ -L ${link} ]`)).code === 0)).toBe(
+      true,
+    )
     again.kill()
     await again.exited
-    expect(await until(async () => (await sh(DEF, 'default', `[ -L ${link} ]`)).code !== 0)).toBe(true)
+    expect(await until(async () => (await sh(DEF, 'default', `[ -L ${link} ]`)).code !== 0)).toBe(
+      true,
+    )
   }, 60_000)
 
   test('-R to a path the instance user may not write is refused and nothing appears there', async () => {

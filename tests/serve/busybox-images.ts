@@ -19,7 +19,11 @@ export interface BusyboxVariant {
 
 export const BB_FULL: BusyboxVariant = { name: 'bsc-bb-full', without: [], loUp: true }
 /** no setpriv and no su: nothing in the instance can set supplementary groups */
-export const BB_BARE: BusyboxVariant = { name: 'bsc-bb-bare', without: ['setpriv', 'su'], loUp: true }
+export const BB_BARE: BusyboxVariant = {
+  name: 'bsc-bb-bare',
+  without: ['setpriv', 'su'],
+  loUp: true,
+}
 export const BB_LO_DOWN: BusyboxVariant = { name: 'bsc-bb-lodown', without: [], loUp: false }
 
 /** alice (1000) with supplementary group dev (2000); none of the images has an sftp-server */
@@ -49,7 +53,18 @@ async function buildImage(v: BusyboxVariant, name: string): Promise<void> {
   const work = mkdtempSync('/tmp/bsc-bb-')
   try {
     const root = join(work, 'rootfs')
-    for (const d of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'run', 'home/alice'])
+    for (const d of [
+      'bin',
+      'sbin',
+      'etc',
+      'proc',
+      'sys',
+      'dev',
+      'tmp',
+      'root',
+      'run',
+      'home/alice',
+    ])
       mkdirSync(join(root, d), { recursive: true })
     writeFileSync(join(root, 'bin/busybox'), await Bun.file('/bin/busybox').bytes())
     chmodSync(join(root, 'bin/busybox'), 0o755)
@@ -71,10 +86,28 @@ async function buildImage(v: BusyboxVariant, name: string): Promise<void> {
       [meta, 'meta.tar'],
     ] as const) {
       const z = tar.endsWith('gz') ? ['-z'] : []
-      const p = Bun.spawnSync(['tar', '-C', dir, '--numeric-owner', '--owner=0', '--group=0', ...z, '-cf', join(work, tar), '.'])
+      const p = Bun.spawnSync([
+        'tar',
+        '-C',
+        dir,
+        '--numeric-owner',
+        '--owner=0',
+        '--group=0',
+        ...z,
+        '-cf',
+        join(work, tar),
+        '.',
+      ])
       if (p.exitCode !== 0) throw new Error(`tar ${tar}: ${p.stderr}`)
     }
-    await incus('image', 'import', join(work, 'meta.tar'), join(work, 'rootfs.tar.gz'), '--alias', name)
+    await incus(
+      'image',
+      'import',
+      join(work, 'meta.tar'),
+      join(work, 'rootfs.tar.gz'),
+      '--alias',
+      name,
+    )
   } finally {
     rmSync(work, { recursive: true, force: true })
   }
@@ -84,7 +117,10 @@ async function buildImage(v: BusyboxVariant, name: string): Promise<void> {
 export async function ensureBusybox(v: BusyboxVariant): Promise<void> {
   const name = alias(v)
   const have = await incus('image', 'list', '-f', 'csv', '-c', 'l', `${v.name}-`).catch(() => '')
-  const aliases = have.split('\n').map((l) => l.trim()).filter(Boolean)
+  const aliases = have
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   if (!aliases.includes(name)) {
     // an older build of this variant: its container is from the old image too
     for (const old of aliases) await incus('image', 'delete', old)

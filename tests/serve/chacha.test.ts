@@ -20,88 +20,91 @@ const chachaBothWays = [`server->client ${CHACHA}`, `client->server ${CHACHA}`]
 const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`
 
 // the default client cipher list throughout: no -c, no Ciphers= anywhere
-describe.skipIf(!incusAvailable())('serve: chacha20-poly1305@openssh.com with the real clients', () => {
-  let s: Serve
-  let dir: string
-  let file: string
-  let sum: string
-  beforeAll(async () => {
-    await prepareTargets()
-    await prepareFwd()
-    s = await startServe()
-    dir = join(s.dir, 'chacha')
-    mkdirSync(dir)
-    file = join(dir, 'data')
-    await tool(['sh', '-c', `head -c ${24 * MIB} /dev/urandom > ${file}`])
-    sum = await sha256(file)
-    await sh('rm -rf /root/bsp-chacha && mkdir /root/bsp-chacha')
-  })
-  afterAll(async () => {
-    await sh('rm -rf /root/bsp-chacha')
-    await s?.stop()
-  })
+describe.skipIf(!incusAvailable())(
+  'serve: chacha20-poly1305@openssh.com with the real clients',
+  () => {
+    let s: Serve
+    let dir: string
+    let file: string
+    let sum: string
+    beforeAll(async () => {
+      await prepareTargets()
+      await prepareFwd()
+      s = await startServe()
+      dir = join(s.dir, 'chacha')
+      mkdirSync(dir)
+      file = join(dir, 'data')
+      await tool(['sh', '-c', `head -c ${24 * MIB} /dev/urandom > ${file}`])
+      sum = await sha256(file)
+      await sh('rm -rf /root/bsp-chacha && mkdir /root/bsp-chacha')
+    })
+    afterAll(async () => {
+      await sh('rm -rf /root/bsp-chacha')
+      await s?.stop()
+    })
 
-  /** ssh's options for scp/sftp (they take ssh's options, not its argv) */
-  const opts = () =>
-    sshArgs(s, FWD)
-      .slice(1, -1)
-      .filter((x) => x !== '-p' && x !== String(s.port))
+    /** ssh's options for scp/sftp (they take ssh's options, not its argv) */
+    const opts = () =>
+      sshArgs(s, FWD)
+        .slice(1, -1)
+        .filter((x) => x !== '-p' && x !== String(s.port))
 
-  test('ssh negotiates it by default and moves stdin and stdout byte-exact', async () => {
-    const ssh = sshArgs(s, FWD, ['-v']).map(q).join(' ')
-    const remote = 'f=/root/bsp-chacha/up; cat > $f; sha256sum < $f >&2; cat $f'
-    const r = await tool([
-      'bash',
-      '-c',
-      `set -o pipefail; ${ssh} ${q(remote)} < ${q(file)} | sha256sum`,
-    ])
-    expect(r.code).toBe(0)
-    expect(negotiated(r.err)).toEqual(chachaBothWays)
-    expect(r.err).toContain(`${sum}  -`)
-    expect(r.out).toBe(`${sum}  -\n`)
-  })
+    test('ssh negotiates it by default and moves stdin and stdout byte-exact', async () => {
+      const ssh = sshArgs(s, FWD, ['-v']).map(q).join(' ')
+      const remote = 'f=/root/bsp-chacha/up; cat > $f; sha256sum < $f >&2; cat $f'
+      const r = await tool([
+        'bash',
+        '-c',
+        `set -o pipefail; ${ssh} ${q(remote)} < ${q(file)} | sha256sum`,
+      ])
+      expect(r.code).toBe(0)
+      expect(negotiated(r.err)).toEqual(chachaBothWays)
+      expect(r.err).toContain(`${sum}  -`)
+      expect(r.out).toBe(`${sum}  -\n`)
+    })
 
-  test('scp and sftp negotiate it by default, both ways byte-exact', async () => {
-    const scp = ['scp', '-v', '-P', String(s.port), ...opts()]
-    const up = await tool([...scp, file, '127.0.0.1:/root/bsp-chacha/scp'])
-    expect(up.code).toBe(0)
-    expect(negotiated(up.err)).toEqual(chachaBothWays)
-    const down = await tool([...scp, '127.0.0.1:/root/bsp-chacha/scp', join(dir, 'scp')])
-    expect(down.code).toBe(0)
-    expect(negotiated(down.err)).toEqual(chachaBothWays)
-    expect(await sha256(join(dir, 'scp'))).toBe(sum)
+    test('scp and sftp negotiate it by default, both ways byte-exact', async () => {
+      const scp = ['scp', '-v', '-P', String(s.port), ...opts()]
+      const up = await tool([...scp, file, '127.0.0.1:/root/bsp-chacha/scp'])
+      expect(up.code).toBe(0)
+      expect(negotiated(up.err)).toEqual(chachaBothWays)
+      const down = await tool([...scp, '127.0.0.1:/root/bsp-chacha/scp', join(dir, 'scp')])
+      expect(down.code).toBe(0)
+      expect(negotiated(down.err)).toEqual(chachaBothWays)
+      expect(await sha256(join(dir, 'scp'))).toBe(sum)
 
-    writeFileSync(
-      join(dir, 'batch'),
-      `put ${file} /root/bsp-chacha/sftp\nget /root/bsp-chacha/sftp ${dir}/sftp\n`,
-    )
-    const sftp = await tool([
-      'sftp',
-      '-v',
-      '-P',
-      String(s.port),
-      ...opts(),
-      '-b',
-      join(dir, 'batch'),
-      '127.0.0.1',
-    ])
-    expect(sftp.code).toBe(0)
-    expect(negotiated(sftp.err)).toEqual(chachaBothWays)
-    expect(await sha256(join(dir, 'sftp'))).toBe(sum)
-    expect((await sh('sha256sum < /root/bsp-chacha/sftp')).stdout).toBe(`${sum}  -\n`)
-  })
+      writeFileSync(
+        join(dir, 'batch'),
+        `put ${file} /root/bsp-chacha/sftp\nget /root/bsp-chacha/sftp ${dir}/sftp\n`,
+      )
+      const sftp = await tool([
+        'sftp',
+        '-v',
+        '-P',
+        String(s.port),
+        ...opts(),
+        '-b',
+        join(dir, 'batch'),
+        '127.0.0.1',
+      ])
+      expect(sftp.code).toBe(0)
+      expect(negotiated(sftp.err)).toEqual(chachaBothWays)
+      expect(await sha256(join(dir, 'sftp'))).toBe(sum)
+      expect((await sh('sha256sum < /root/bsp-chacha/sftp')).stdout).toBe(`${sum}  -\n`)
+    })
 
-  test('rekeying every MiB (strict kex: sequence numbers restart) keeps 24 MiB intact both ways', async () => {
-    const ssh = sshArgs(s, FWD, ['-vvv', '-o', 'RekeyLimit=1M']).map(q).join(' ')
-    const r = await tool(['bash', '-c', `set -o pipefail; ${ssh} cat < ${q(file)} | sha256sum`])
-    expect(r.code).toBe(0)
-    expect(r.out).toBe(`${sum}  -\n`)
-    expect(r.err).toContain('will use strict KEX ordering')
-    // the first exchange plus about one per MiB each way
-    expect(negotiated(r.err).length / 2).toBeGreaterThan(20)
-    expect(new Set(negotiated(r.err))).toEqual(new Set(chachaBothWays))
-  })
-})
+    test('rekeying every MiB (strict kex: sequence numbers restart) keeps 24 MiB intact both ways', async () => {
+      const ssh = sshArgs(s, FWD, ['-vvv', '-o', 'RekeyLimit=1M']).map(q).join(' ')
+      const r = await tool(['bash', '-c', `set -o pipefail; ${ssh} cat < ${q(file)} | sha256sum`])
+      expect(r.code).toBe(0)
+      expect(r.out).toBe(`${sum}  -\n`)
+      expect(r.err).toContain('will use strict KEX ordering')
+      // the first exchange plus about one per MiB each way
+      expect(negotiated(r.err).length / 2).toBeGreaterThan(20)
+      expect(new Set(negotiated(r.err))).toEqual(new Set(chachaBothWays))
+    })
+  },
+)
 
 describe.skipIf(!incusAvailable())('serve: aes-gcm on the same libcrypto binding', () => {
   let s: Serve

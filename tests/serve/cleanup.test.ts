@@ -56,22 +56,28 @@ describe.skipIf(!incusAvailable())('serve: processes end with their SSH channel'
   test.each([
     ['exec', [] as string[], 'sleep 305', 'sleep 306'],
     ['PTY', ['-tt'], 'sleep 307', 'sleep 308'],
-  ])('%s: a daemon that left the session (setsid nohup) outlives the client, as under sshd', async (_, extra, daemon, fg) => {
-    const p = Bun.spawn([...sshArgs(s, C1, extra), `setsid nohup ${daemon} >/dev/null 2>&1 & ${fg}`], {
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    const has = async (what: string) => (await leftovers()).some((l) => l.includes(what))
-    for (let i = 0; i < 50 && !(await has(fg)); i++) await Bun.sleep(50)
-    expect(await has(daemon)).toBe(true)
-    p.kill('SIGKILL')
-    for (let i = 0; i < 40 && (await has(fg)); i++) await Bun.sleep(100)
-    expect(await has(fg)).toBe(false)
-    expect(await has(daemon)).toBe(true)
-    await run(testClient(), C1, 'default', ['pkill', '-f', daemon])
-    expect(await settle()).toEqual([])
-  })
+  ])(
+    '%s: a daemon that left the session (setsid nohup) outlives the client, as under sshd',
+    async (_, extra, daemon, fg) => {
+      const p = Bun.spawn(
+        [...sshArgs(s, C1, extra), `setsid nohup ${daemon} >/dev/null 2>&1 & ${fg}`],
+        {
+          stdin: 'pipe',
+          stdout: 'pipe',
+          stderr: 'pipe',
+        },
+      )
+      const has = async (what: string) => (await leftovers()).some((l) => l.includes(what))
+      for (let i = 0; i < 50 && !(await has(fg)); i++) await Bun.sleep(50)
+      expect(await has(daemon)).toBe(true)
+      p.kill('SIGKILL')
+      for (let i = 0; i < 40 && (await has(fg)); i++) await Bun.sleep(100)
+      expect(await has(fg)).toBe(false)
+      expect(await has(daemon)).toBe(true)
+      await run(testClient(), C1, 'default', ['pkill', '-f', daemon])
+      expect(await settle()).toEqual([])
+    },
+  )
 
   test('200 connect/disconnect cycles leave no exec processes', async () => {
     const cycle = async (i: number) => {
@@ -118,24 +124,28 @@ describe.skipIf(!incusAvailable())('serve: processes end with their SSH channel'
 })
 
 describe.skipIf(!incusAvailable())('serve: its runtime directory goes with it', () => {
-  test.each([[[]], [['--master']]])('SIGTERM %p after a -R session leaves no <pid>-* directory', async (args) => {
-    const runtime = mkdtempSync('/tmp/burrow-runtime-')
-    await prepareTargets()
-    const s = await startServe([...args], { env: { BURROW_RUNTIME_DIR: runtime } })
-    try {
-      // -R to a unix socket makes serve (or its worker) keep a host-side socket directory
-      const r = await ssh(s, `root@${C1}`, 'sleep 0.5', {
-        extra: ['-R', `/tmp/burrow-t-rt-${process.pid}.sock:${runtime}/none.sock`],
-      })
-      expect(r.code).toBe(0)
-      expect(readdirSync(runtime).some((d) => /^\d+-/.test(d))).toBe(true)
-      await Bun.sleep(300)
-      process.kill(s.pid, 'SIGTERM')
-      for (let i = 0; i < 50 && readdirSync(runtime).some((d) => /^\d+-/.test(d)); i++) await Bun.sleep(100)
-      expect(readdirSync(runtime).filter((d) => /^\d+-/.test(d))).toEqual([])
-    } finally {
-      await s.stop()
-      rmSync(runtime, { recursive: true, force: true })
-    }
-  })
+  test.each([[[]], [['--master']]])(
+    'SIGTERM %p after a -R session leaves no <pid>-* directory',
+    async (args) => {
+      const runtime = mkdtempSync('/tmp/burrow-runtime-')
+      await prepareTargets()
+      const s = await startServe([...args], { env: { BURROW_RUNTIME_DIR: runtime } })
+      try {
+        // -R to a unix socket makes serve (or its worker) keep a host-side socket directory
+        const r = await ssh(s, `root@${C1}`, 'sleep 0.5', {
+          extra: ['-R', `/tmp/burrow-t-rt-${process.pid}.sock:${runtime}/none.sock`],
+        })
+        expect(r.code).toBe(0)
+        expect(readdirSync(runtime).some((d) => /^\d+-/.test(d))).toBe(true)
+        await Bun.sleep(300)
+        process.kill(s.pid, 'SIGTERM')
+        for (let i = 0; i < 50 && readdirSync(runtime).some((d) => /^\d+-/.test(d)); i++)
+          await Bun.sleep(100)
+        expect(readdirSync(runtime).filter((d) => /^\d+-/.test(d))).toEqual([])
+      } finally {
+        await s.stop()
+        rmSync(runtime, { recursive: true, force: true })
+      }
+    },
+  )
 })

@@ -17,8 +17,7 @@ let s: Serve
 let plain: Serve
 let dir: string
 
-const cleanup = () =>
-  Promise.all(ALL.map((n) => incus('delete', '--force', n).catch(() => {})))
+const cleanup = () => Promise.all(ALL.map((n) => incus('delete', '--force', n).catch(() => {})))
 
 async function config(name: string): Promise<Record<string, unknown>> {
   const info = await testClient().get<{
@@ -113,7 +112,11 @@ describe.skipIf(!incusAvailable())('serve: instance creation (--allow-create)', 
     const r = await ssh(s, `+${BAD}+mem4+c2`, 'true')
     expect(r.code).toBe(1)
     expect(r.stderr).toContain("unknown option 'mem4'")
-    expect(await testClient().instance(BAD, 'default').catch((e) => e.code)).toBe(404)
+    expect(
+      await testClient()
+        .instance(BAD, 'default')
+        .catch((e) => e.code),
+    ).toBe(404)
   })
 
   test('a missing local image is named', async () => {
@@ -133,7 +136,15 @@ describe.skipIf(!incusAvailable())('serve: instance creation (--allow-create)', 
   test('a bad create-config.yaml stops serve at start with file:line', async () => {
     const file = join(dir, 'bad.yaml')
     writeFileSync(file, 'defaults:\n  image: burrow/debian\n  memroy: 2\n')
-    const p = Bun.spawnSync([BURROW, 'serve', '--listen', '127.0.0.1:0', '-C', '--create-config', file])
+    const p = Bun.spawnSync([
+      BURROW,
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '-C',
+      '--create-config',
+      file,
+    ])
     expect(p.exitCode).toBe(1)
     expect(p.stderr.toString().trim()).toBe(
       `burrow: Failed to load ${file}:3:3: unknown key 'memroy' in defaults (did you mean 'memory'?)`,

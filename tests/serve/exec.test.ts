@@ -56,7 +56,8 @@ describe.skipIf(!incusAvailable())('serve: exec through the real OpenSSH client'
   })
 
   test('a slow reader holds the command back instead of filling burrow with output', async () => {
-    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]) * 1024
+    const rss = () =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]) * 1024
     const before = rss()
     const p = Bun.spawn([...sshArgs(s, C1), 'head -c 268435456 /dev/zero'], { stdout: 'pipe' })
     const reader = p.stdout.getReader()

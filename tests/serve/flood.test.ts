@@ -30,18 +30,30 @@ const HOLD_S = 10 * GRACE_S
  * is room for a busy machine's scheduling (measured: 3.0 to 3.2 s, idle and with every core busy).
  */
 const CUT_BY_S = 3 * GRACE_S
-const LIMITS = ['--max-startups', `10:30:${FULL}`, '--login-grace-time', `${GRACE_S}s`, '--max-auth-failures', '5/60']
+const LIMITS = [
+  '--max-startups',
+  `10:30:${FULL}`,
+  '--login-grace-time',
+  `${GRACE_S}s`,
+  '--max-auth-failures',
+  '5/60',
+]
 
 /** serve's processes: the server (or master) and its workers */
 function processes(pid: number): number[] {
-  const kids = Bun.spawnSync(['pgrep', '-P', String(pid)]).stdout.toString().split(/\s+/).filter(Boolean)
+  const kids = Bun.spawnSync(['pgrep', '-P', String(pid)])
+    .stdout.toString()
+    .split(/\s+/)
+    .filter(Boolean)
   return [pid, ...kids.map(Number)]
 }
 
 /** proportional set size in KiB (shared pages split among their sharers) */
 function pssKiB(pid: number): number {
   try {
-    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0)
+    return Number(
+      /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0,
+    )
   } catch {
     return 0
   }
@@ -72,7 +84,10 @@ async function flood(s: Serve, mode: string) {
     while (sampling) {
       const procs = processes(s.pid)
       maxProcs = Math.max(maxProcs, procs.length)
-      maxPss = Math.max(maxPss, procs.reduce((sum, p) => sum + pssKiB(p), 0))
+      maxPss = Math.max(
+        maxPss,
+        procs.reduce((sum, p) => sum + pssKiB(p), 0),
+      )
       await Bun.sleep(100)
     }
   })()
@@ -131,7 +146,9 @@ describe.skipIf(!incusAvailable())('serve: a connection flood in both modes', ()
         expect(figures.maxPssMiB).toBeLessThan(mode === 'master' ? 1200 : 300)
         expect(s.log()).toContain('unauthenticated connections (--max-startups)')
         expect(s.log()).toContain('Timeout before authentication for 127.0.0.3')
-        expect(s.log()).toContain('Refused connection from 127.0.0.3: too many failed logins recently')
+        expect(s.log()).toContain(
+          'Refused connection from 127.0.0.3: too many failed logins recently',
+        )
       })
     })
   }

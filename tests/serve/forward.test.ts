@@ -161,7 +161,13 @@ describe.skipIf(!incusAvailable())('serve: forwarding into an instance without n
     const host = await greeter(secret, 'host-secret\n')
     await sh(`ln -sfn ${secret} /tmp/bsc-escape.sock; ln -sfn inside.sock /tmp/bsc-rel.sock`)
     const [esc, rel] = [join(tmp, 'esc.sock'), join(tmp, 'rel.sock')]
-    const ssh = background(s, FWD, ['-N', '-L', `${esc}:/tmp/bsc-escape.sock`, '-L', `${rel}:/tmp/bsc-rel.sock`])
+    const ssh = background(s, FWD, [
+      '-N',
+      '-L',
+      `${esc}:/tmp/bsc-escape.sock`,
+      '-L',
+      `${rel}:/tmp/bsc-rel.sock`,
+    ])
     try {
       expect(await until(async () => (await readUnix(rel)) === 'unix-hello\n')).toBe(true)
       expect(await readUnix(esc)).toBe('')

@@ -15,7 +15,12 @@ let s: Serve
 
 // the daemon only: `incusd forkproxy …` helpers (proxy devices) carry the same process name
 const incusdPid = () =>
-  Number(Bun.spawnSync(['pgrep', '-f', `^${INCUSD}( --|$)`]).stdout.toString().trim().split('\n')[0] || 0)
+  Number(
+    Bun.spawnSync(['pgrep', '-f', `^${INCUSD}( --|$)`])
+      .stdout.toString()
+      .trim()
+      .split('\n')[0] || 0,
+  )
 const answering = () => Bun.spawnSync(['timeout', '10', 'incus', 'info']).exitCode === 0
 
 async function stopIncusd(): Promise<void> {

@@ -41,7 +41,11 @@ let agent: ReturnType<typeof Bun.spawn> | undefined
 
 /** `ssh -W DEST`: the first bytes the destination sends, or '' if the channel was refused. */
 async function w(key: string, dest: string, send = ''): Promise<string> {
-  const p = Bun.spawn([...sshArgs(s, C1, ['-W', dest], key)], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  const p = Bun.spawn([...sshArgs(s, C1, ['-W', dest], key)], {
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
   if (send) {
     p.stdin.write(send)
     p.stdin.flush()
@@ -55,7 +59,10 @@ async function w(key: string, dest: string, send = ''): Promise<string> {
 
 /** `ssh -R SPEC` with ExitOnForwardFailure: 'ok' once the remote listener is up, else the error. */
 async function r(key: string, spec: string): Promise<string> {
-  const res = await ssh(s, C1, 'echo ok', { key, extra: ['-R', spec, '-o', 'ExitOnForwardFailure=yes'] })
+  const res = await ssh(s, C1, 'echo ok', {
+    key,
+    extra: ['-R', spec, '-o', 'ExitOnForwardFailure=yes'],
+  })
   return res.code === 0 ? res.stdout.trim() : res.stderr.trim()
 }
 
@@ -76,11 +83,17 @@ describe.skipIf(!incusAvailable())('serve: authorized_keys options', () => {
       [SOCK_OTHER, 'other-socket\n'],
     ] as const) {
       rmSync(path, { force: true })
-      listeners.push(Bun.listen({ unix: path, socket: { open: (sock) => void sock.write(text), data: () => {} } }))
+      listeners.push(
+        Bun.listen({
+          unix: path,
+          socket: { open: (sock) => void sock.write(text), data: () => {} },
+        }),
+      )
     }
     rmSync(AGENT, { force: true })
     agent = Bun.spawn(['ssh-agent', '-D', '-a', AGENT], { stdout: 'ignore', stderr: 'ignore' })
-    for (let i = 0; i < 100 && !Bun.file(AGENT).size && !(await Bun.file(AGENT).exists()); i++) await Bun.sleep(20)
+    for (let i = 0; i < 100 && !Bun.file(AGENT).size && !(await Bun.file(AGENT).exists()); i++)
+      await Bun.sleep(20)
   })
   afterAll(async () => {
     for (const l of listeners) l.stop()
@@ -118,11 +131,14 @@ describe.skipIf(!incusAvailable())('serve: authorized_keys options', () => {
   test('restrict also refuses -L, which port-forwarding re-enables', async () => {
     const viaL = async (key: string) => {
       const port = listenPort()
-      const p = Bun.spawn([...sshArgs(s, C1, ['-N', '-L', `127.0.0.1:${port}:unix%${SOCK_OK}:22`], key)], {
-        stdin: 'ignore',
-        stdout: 'ignore',
-        stderr: 'ignore',
-      })
+      const p = Bun.spawn(
+        [...sshArgs(s, C1, ['-N', '-L', `127.0.0.1:${port}:unix%${SOCK_OK}:22`], key)],
+        {
+          stdin: 'ignore',
+          stdout: 'ignore',
+          stderr: 'ignore',
+        },
+      )
       try {
         for (let i = 0; i < 100; i++) {
           // '' = the channel was refused (closed at once); undefined = ssh is not listening yet
@@ -147,7 +163,9 @@ describe.skipIf(!incusAvailable())('serve: authorized_keys options', () => {
   })
 
   test('restrict also refuses -R, which port-forwarding re-enables', async () => {
-    expect(await r(keys.restrict!, '127.0.0.1:0:127.0.0.1:1')).toContain('remote port forwarding failed')
+    expect(await r(keys.restrict!, '127.0.0.1:0:127.0.0.1:1')).toContain(
+      'remote port forwarding failed',
+    )
     expect(await r(keys.reenabled!, '127.0.0.1:0:127.0.0.1:1')).toBe('ok')
   })
 
@@ -160,24 +178,34 @@ describe.skipIf(!incusAvailable())('serve: authorized_keys options', () => {
 
   test('permitlisten allows only the listed listen address', async () => {
     expect(await r(keys.permitlisten!, '127.0.0.1:41022:127.0.0.1:1')).toBe('ok')
-    expect(await r(keys.permitlisten!, '127.0.0.1:41023:127.0.0.1:1')).toContain('remote port forwarding failed')
+    expect(await r(keys.permitlisten!, '127.0.0.1:41023:127.0.0.1:1')).toContain(
+      'remote port forwarding failed',
+    )
   })
 
   test('command= replaces the command and passes it on as SSH_ORIGINAL_COMMAND', async () => {
     const key = keys.command!
-    expect(await ssh(s, C1, 'echo not me', { key })).toMatchObject({ code: 0, stdout: 'forced:[echo not me]\n' })
+    expect(await ssh(s, C1, 'echo not me', { key })).toMatchObject({
+      code: 0,
+      stdout: 'forced:[echo not me]\n',
+    })
     expect((await ssh(s, C1, undefined, { key, extra: ['-T'] })).stdout).toBe('forced:[]\n')
     // sftp is a subsystem: the forced command runs instead of any sftp server
     expect((await ssh(s, C1, 'sftp', { key, extra: ['-s'] })).stdout).toBe('forced:[sftp]\n')
     // nor does it open the host's Incus shell
     const shell = await ssh(s, '%shell', undefined, { key, extra: ['-tt'] })
-    expect(shell.stdout + shell.stderr).toContain('Failed to run %shell: this key may only run its command=')
+    expect(shell.stdout + shell.stderr).toContain(
+      'Failed to run %shell: this key may only run its command=',
+    )
   })
 
   test('from= refuses other source addresses (127.0.0.1 vs 127.0.0.2)', async () => {
     const key = keys.fromOther!
     expect((await ssh(s, C1, 'echo in', { key })).code).toBe(255)
-    expect(await ssh(s, C1, 'echo in', { key, extra: ['-b', '127.0.0.2'] })).toMatchObject({ code: 0, stdout: 'in\n' })
+    expect(await ssh(s, C1, 'echo in', { key, extra: ['-b', '127.0.0.2'] })).toMatchObject({
+      code: 0,
+      stdout: 'in\n',
+    })
     expect(s.log()).toContain('from= does not allow 127.0.0.1')
   })
 

@@ -26,7 +26,11 @@ describe('serve: a --listen address that cannot be bound', () => {
       stdout: 'pipe',
       stderr: 'pipe',
     })
-    const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()])
+    const [code, out, err] = await Promise.all([
+      p.exited,
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+    ])
     expect({ code, out, err }).toEqual({
       code: 1,
       out: '',

@@ -17,7 +17,8 @@ async function devicesOf(pid: number): Promise<string[]> {
 }
 
 async function until(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(50)) if (await check()) return true
+  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(50))
+    if (await check()) return true
   return false
 }
 
@@ -40,7 +41,10 @@ describe.skipIf(!incusAvailable())('serve --master: limits across workers', () =
     expect(r.code).toBe(255)
     expect(s.log()).toContain('Refused connection from 127.0.0.1: too many failed logins recently')
     // another source is not affected
-    expect(await ssh(s, C1, 'echo in', { extra: ['-b', '127.0.0.4'] })).toMatchObject({ code: 0, stdout: 'in\n' })
+    expect(await ssh(s, C1, 'echo in', { extra: ['-b', '127.0.0.4'] })).toMatchObject({
+      code: 0,
+      stdout: 'in\n',
+    })
   })
 
   test('the master ends a worker that is still unauthenticated after the grace time', async () => {
@@ -60,7 +64,9 @@ describe.skipIf(!incusAvailable())('serve --master: limits across workers', () =
     const ms = await closed
     expect(ms).toBeGreaterThan(2500)
     expect(ms).toBeLessThan(6000)
-    expect(s.log()).toContain(`Timeout before authentication for 127.0.0.1: stopping worker ${worker}`)
+    expect(s.log()).toContain(
+      `Timeout before authentication for 127.0.0.1: stopping worker ${worker}`,
+    )
   })
 
   test('a restarted master removes the devices of a worker killed with the old one', async () => {
@@ -68,11 +74,14 @@ describe.skipIf(!incusAvailable())('serve --master: limits across workers', () =
     servers.push(first)
     // -R to a socket path: a proxy device (TCP -R into a local container listens in its
     // namespace and needs none)
-    const fwd = Bun.spawn([...sshArgs(first, C1, ['-N', '-R', `/tmp/bsa-ml-${process.pid}.sock:127.0.0.1:9`])], {
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'ignore',
-    })
+    const fwd = Bun.spawn(
+      [...sshArgs(first, C1, ['-N', '-R', `/tmp/bsa-ml-${process.pid}.sock:127.0.0.1:9`])],
+      {
+        stdin: 'ignore',
+        stdout: 'ignore',
+        stderr: 'ignore',
+      },
+    )
     try {
       expect(await until(() => /worker (\d+) for 127\.0\.0\.1/.test(first.log()))).toBe(true)
       const worker = Number(/worker (\d+) for 127\.0\.0\.1/.exec(first.log())![1])

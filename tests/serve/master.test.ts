@@ -22,9 +22,17 @@ describe.skipIf(!incusAvailable())('serve --master: a worker per connection', ()
   })
 
   test('restarting the master keeps a live session and new logins work at once', async () => {
-    expect(await ssh(first, C1, 'echo via-worker')).toEqual({ code: 0, stdout: 'via-worker\n', stderr: '' })
+    expect(await ssh(first, C1, 'echo via-worker')).toEqual({
+      code: 0,
+      stdout: 'via-worker\n',
+      stderr: '',
+    })
     // a live session: `cat` echoes what it is sent, line by line
-    const live = Bun.spawn([...sshArgs(first, C1), 'cat'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+    const live = Bun.spawn([...sshArgs(first, C1), 'cat'], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
     const reader = live.stdout.getReader()
     const line = async () => {
       const { value } = await reader.read()
@@ -49,7 +57,11 @@ describe.skipIf(!incusAvailable())('serve --master: a worker per connection', ()
     live.stdin.write('two\n')
     live.stdin.flush()
     expect(await line()).toBe('two\n')
-    expect(await ssh(second, C1, 'echo new-login')).toEqual({ code: 0, stdout: 'new-login\n', stderr: '' })
+    expect(await ssh(second, C1, 'echo new-login')).toEqual({
+      code: 0,
+      stdout: 'new-login\n',
+      stderr: '',
+    })
     live.stdin.end()
     expect(await live.exited).toBe(0)
   })

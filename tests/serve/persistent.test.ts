@@ -41,7 +41,8 @@ async function waitForProcess(re: RegExp, present = true, ms = 10_000): Promise<
   for (;;) {
     const ps = await processes(C1)
     if (ps.some((l) => re.test(l)) === present) return ps
-    if (Date.now() > deadline) throw new Error(`waiting for ${re} (${present}) in:\n${ps.join('\n')}`)
+    if (Date.now() > deadline)
+      throw new Error(`waiting for ${re} (${present}) in:\n${ps.join('\n')}`)
     await Bun.sleep(100)
   }
 }

@@ -58,7 +58,9 @@ describe.skipIf(!incusAvailable())('serve: interactive shell through ssh -tt in 
     expect(first).toContain(`Welcome to ${C1} as root in default`)
     tmux('send-keys', '-t', 'shell', 'stty size; echo "T=$TERM"; tty', 'Enter')
     // wait for the last of the three lines: under load they reach the pane one by one
-    expect(await waitFor('shell', /^\/dev\/pts\/\d+$/m)).toMatch(/^30 100\nT=(screen|tmux)\S*\n\/dev\/pts\/\d+$/m)
+    expect(await waitFor('shell', /^\/dev\/pts\/\d+$/m)).toMatch(
+      /^30 100\nT=(screen|tmux)\S*\n\/dev\/pts\/\d+$/m,
+    )
     tmux('resize-window', '-t', 'shell', '-x', '120', '-y', '40')
     await Bun.sleep(200)
     tmux('send-keys', '-t', 'shell', 'clear; stty size', 'Enter')

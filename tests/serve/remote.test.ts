@@ -32,7 +32,14 @@ describe.skipIf(!incusAvailable())('serve: Incus remotes over HTTPS', () => {
       await incus('config', 'set', 'core.https_address', '127.0.0.1:8443')
     certificate('client')
     certificate('other')
-    await incus('config', 'trust', 'add-certificate', join(dir, 'client.crt'), '--name', `burrow-test-remote-${process.pid}`)
+    await incus(
+      'config',
+      'trust',
+      'add-certificate',
+      join(dir, 'client.crt'),
+      '--name',
+      `burrow-test-remote-${process.pid}`,
+    )
     const der = readFileSync(join(dir, 'client.crt'), 'utf8').replace(/-----[^-]+-----|\s/g, '')
     fingerprint = new Bun.CryptoHasher('sha256').update(Buffer.from(der, 'base64')).digest('hex')
     // an incus client config directory, as `incus remote add` leaves it
@@ -69,7 +76,11 @@ describe.skipIf(!incusAvailable())('serve: Incus remotes over HTTPS', () => {
   })
 
   test('remote: in the login reaches the instance over HTTPS with the client certificate', async () => {
-    expect(await ssh(s, `loop:${C1}`, 'echo $((6*7))')).toEqual({ code: 0, stdout: '42\n', stderr: '' })
+    expect(await ssh(s, `loop:${C1}`, 'echo $((6*7))')).toEqual({
+      code: 0,
+      stdout: '42\n',
+      stderr: '',
+    })
   })
 
   test('the pinned server certificate is checked', async () => {
@@ -81,14 +92,22 @@ describe.skipIf(!incusAvailable())('serve: Incus remotes over HTTPS', () => {
   test('an unknown remote is named', async () => {
     const r = await ssh(s, `nope:${C1}`, 'true')
     expect(r.code).toBe(1)
-    expect(r.stderr).toContain(`Failed to find Incus remote 'nope': no such remote in ${dir}/config.yml`)
+    expect(r.stderr).toContain(
+      `Failed to find Incus remote 'nope': no such remote in ${dir}/config.yml`,
+    )
   })
 
   test('-r/--remote is the default for logins without one; local: still means the default socket', async () => {
-    expect(await ssh(viaDefault, C1, 'echo via-default')).toMatchObject({ code: 0, stdout: 'via-default\n' })
+    expect(await ssh(viaDefault, C1, 'echo via-default')).toMatchObject({
+      code: 0,
+      stdout: 'via-default\n',
+    })
     const r = await ssh(viaDown, C1, 'true')
     expect(r.code).toBe(1)
     expect(r.stderr).toContain("cannot reach Incus remote 'down' at https://127.0.0.1:1")
-    expect(await ssh(viaDown, `local:${C1}`, 'echo local')).toMatchObject({ code: 0, stdout: 'local\n' })
+    expect(await ssh(viaDown, `local:${C1}`, 'echo local')).toMatchObject({
+      code: 0,
+      stdout: 'local\n',
+    })
   })
 })

@@ -32,49 +32,69 @@ const login = (name: KeyName, flags: number) =>
     env: { BURROW_SK_FLAGS: String(flags) },
   })
 
-describe.skipIf(!incusAvailable())('serve: FIDO security keys through the real OpenSSH client', () => {
-  beforeAll(async () => {
-    await prepareTargets()
-    s = await startServe([], { keysFor: [] })
-    provider = join(s.dir, 'sk-provider.so')
-    const src = join(import.meta.dir, '..', 'support', 'sk-provider.c')
-    const cc = Bun.spawnSync(['gcc', '-shared', '-fPIC', '-Wall', '-Werror', '-Wno-deprecated-declarations', '-o', provider, src, '-lcrypto'], { stderr: 'pipe' })
-    if (cc.exitCode !== 0) throw new Error(`gcc: ${cc.stderr}`)
-    const lines: string[] = []
-    for (const [name, k] of Object.entries(KEYS)) {
-      const path = key(name as KeyName)
-      const gen = Bun.spawnSync(['ssh-keygen', '-q', '-t', k.type, '-w', provider, '-N', '', '-C', name, '-f', path], { stderr: 'pipe' })
-      if (gen.exitCode !== 0) throw new Error(`ssh-keygen -t ${k.type}: ${gen.stderr}`)
-      lines.push(`${k.options} ${readFileSync(`${path}.pub`, 'utf8').trim()}`.trim())
-    }
-    writeFileSync(join(s.dir, 'root.keys'), `${lines.join('\n')}\n`)
-  })
-  afterAll(async () => {
-    await s?.stop()
-  })
+describe.skipIf(!incusAvailable())(
+  'serve: FIDO security keys through the real OpenSSH client',
+  () => {
+    beforeAll(async () => {
+      await prepareTargets()
+      s = await startServe([], { keysFor: [] })
+      provider = join(s.dir, 'sk-provider.so')
+      const src = join(import.meta.dir, '..', 'support', 'sk-provider.c')
+      const cc = Bun.spawnSync(
+        [
+          'gcc',
+          '-shared',
+          '-fPIC',
+          '-Wall',
+          '-Werror',
+          '-Wno-deprecated-declarations',
+          '-o',
+          provider,
+          src,
+          '-lcrypto',
+        ],
+        { stderr: 'pipe' },
+      )
+      if (cc.exitCode !== 0) throw new Error(`gcc: ${cc.stderr}`)
+      const lines: string[] = []
+      for (const [name, k] of Object.entries(KEYS)) {
+        const path = key(name as KeyName)
+        const gen = Bun.spawnSync(
+          ['ssh-keygen', '-q', '-t', k.type, '-w', provider, '-N', '', '-C', name, '-f', path],
+          { stderr: 'pipe' },
+        )
+        if (gen.exitCode !== 0) throw new Error(`ssh-keygen -t ${k.type}: ${gen.stderr}`)
+        lines.push(`${k.options} ${readFileSync(`${path}.pub`, 'utf8').trim()}`.trim())
+      }
+      writeFileSync(join(s.dir, 'root.keys'), `${lines.join('\n')}\n`)
+    })
+    afterAll(async () => {
+      await s?.stop()
+    })
 
-  test.each<[KeyName, number, boolean]>([
-    ['ecdsa', 1, true],
-    ['ecdsa', 0, false],
-    ['ed25519', 1, true],
-    ['ed25519', 0, false],
-    ['noTouch', 0, true],
-    ['verify', 1, false],
-    ['verify', 5, true],
-  ])('%p key, authenticator flags %p: logs in = %p', async (name, flags, ok) => {
-    const r = await login(name, flags)
-    if (ok) expect(r).toMatchObject({ code: 0, stdout: 'ok\n' })
-    else {
-      expect(r.code).toBe(255)
-      expect(r.stderr).toContain('Permission denied (publickey')
-    }
-  })
+    test.each<[KeyName, number, boolean]>([
+      ['ecdsa', 1, true],
+      ['ecdsa', 0, false],
+      ['ed25519', 1, true],
+      ['ed25519', 0, false],
+      ['noTouch', 0, true],
+      ['verify', 1, false],
+      ['verify', 5, true],
+    ])('%p key, authenticator flags %p: logs in = %p', async (name, flags, ok) => {
+      const r = await login(name, flags)
+      if (ok) expect(r).toMatchObject({ code: 0, stdout: 'ok\n' })
+      else {
+        expect(r.code).toBe(255)
+        expect(r.stderr).toContain('Permission denied (publickey')
+      }
+    })
 
-  test('the refusal says why in the server log', async () => {
-    await login('ecdsa', 0)
-    await login('verify', 1)
-    const log = s.log()
-    expect(log).toContain('lacks user presence')
-    expect(log).toContain('lacks user verification (verify-required)')
-  })
-})
+    test('the refusal says why in the server log', async () => {
+      await login('ecdsa', 0)
+      await login('verify', 1)
+      const log = s.log()
+      expect(log).toContain('lacks user presence')
+      expect(log).toContain('lacks user verification (verify-required)')
+    })
+  },
+)

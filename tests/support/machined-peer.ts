@@ -32,7 +32,8 @@ export interface MachinedPeer {
   stop(): Promise<void>
 }
 
-const validName = (n: string) => n === '.host' || (n.length <= 64 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(n))
+const validName = (n: string) =>
+  n === '.host' || (n.length <= 64 && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(n))
 
 function record(m: PeerMachine): Record<string, unknown> {
   const id = Buffer.from(m.name.padEnd(16, '0').slice(0, 16)).toString('hex')
@@ -51,8 +52,13 @@ function record(m: PeerMachine): Record<string, unknown> {
   }
 }
 
-export async function startMachinedPeer(path: string, machines: PeerMachine[]): Promise<MachinedPeer> {
-  const all = new Map<string, PeerMachine>([['.host', { name: '.host', class: 'host', leader: 1, rootDirectory: '/' }]])
+export async function startMachinedPeer(
+  path: string,
+  machines: PeerMachine[],
+): Promise<MachinedPeer> {
+  const all = new Map<string, PeerMachine>([
+    ['.host', { name: '.host', class: 'host', leader: 1, rootDirectory: '/' }],
+  ])
   for (const m of machines) all.set(m.name, m)
   const calls: MachinedPeer['calls'] = []
   const sockets = new Set<net.Socket>()
@@ -64,19 +70,27 @@ export async function startMachinedPeer(path: string, machines: PeerMachine[]): 
       return [{ error: 'org.varlink.service.MethodNotFound', parameters: { method: msg.method } }]
     }
     for (const key of Object.keys(parameters)) {
-      if (key !== 'name' && key !== 'pid') return [{ error: 'org.varlink.service.InvalidParameter', parameters: { parameter: key } }]
+      if (key !== 'name' && key !== 'pid')
+        return [{ error: 'org.varlink.service.InvalidParameter', parameters: { parameter: key } }]
     }
     const name = parameters.name
     if (name !== undefined && name !== null) {
       if (typeof name !== 'string' || !validName(name)) {
-        return [{ error: 'org.varlink.service.InvalidParameter', parameters: { parameter: 'name' } }]
+        return [
+          { error: 'org.varlink.service.InvalidParameter', parameters: { parameter: 'name' } },
+        ]
       }
       const m = all.get(name)
-      return m ? [{ parameters: record(m) }] : [{ error: 'io.systemd.Machine.NoSuchMachine', parameters: {} }]
+      return m
+        ? [{ parameters: record(m) }]
+        : [{ error: 'io.systemd.Machine.NoSuchMachine', parameters: {} }]
     }
     if (msg.more !== true) return [{ error: 'org.varlink.service.ExpectedMore', parameters: {} }]
     const list = [...all.values()]
-    return list.map((m, i) => ({ parameters: record(m), ...(i < list.length - 1 ? { continues: true } : {}) }))
+    return list.map((m, i) => ({
+      parameters: record(m),
+      ...(i < list.length - 1 ? { continues: true } : {}),
+    }))
   }
 
   const server = net.createServer((s) => {
@@ -97,7 +111,8 @@ export async function startMachinedPeer(path: string, machines: PeerMachine[]): 
           s.destroy()
           return
         }
-        for (const reply of answer(msg as object)) s.write(Buffer.concat([Buffer.from(JSON.stringify(reply)), Buffer.from([0])]))
+        for (const reply of answer(msg as object))
+          s.write(Buffer.concat([Buffer.from(JSON.stringify(reply)), Buffer.from([0])]))
       }
     })
   })

@@ -43,9 +43,15 @@ class Client {
   private async until(cond: () => boolean, timeoutMs: number, what: string) {
     const deadline = Date.now() + timeoutMs
     while (!cond()) {
-      if (this.closed) throw new Error(`closed while waiting for ${what}; got ${JSON.stringify(this.buf.toString('latin1'))}`)
+      if (this.closed)
+        throw new Error(
+          `closed while waiting for ${what}; got ${JSON.stringify(this.buf.toString('latin1'))}`,
+        )
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`timeout waiting for ${what}; got ${JSON.stringify(this.buf.toString('latin1'))}`)
+      if (left <= 0)
+        throw new Error(
+          `timeout waiting for ${what}; got ${JSON.stringify(this.buf.toString('latin1'))}`,
+        )
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left)
         this.wake = () => {

@@ -87,7 +87,7 @@ export function randomHostPort(): number {
  * available, 'more' when more bytes are needed, or 'bad' for a request
  * Firecracker would drop. `used` = bytes consumed from `buf`.
  */
-export function parseConnect(buf: Buffer): { port: number, used: number } | 'more' | 'bad' {
+export function parseConnect(buf: Buffer): { port: number; used: number } | 'more' | 'bad' {
   if (buf.length < MIN_READ_LEN) return 'more'
   let used = MIN_READ_LEN
   while (buf[used - 1] !== 0x0a && used < MAX_READ_LEN) {
@@ -293,15 +293,27 @@ export async function startMuxPeer(opts: MuxPeerOptions): Promise<MuxPeer> {
 }
 
 /** startMuxPeer in a child process, for callers that block their own event loop. */
-export async function spawnMuxPeer(opts: MuxPeerOptions): Promise<{ path: string; stop(): Promise<void> }> {
+export async function spawnMuxPeer(
+  opts: MuxPeerOptions,
+): Promise<{ path: string; stop(): Promise<void> }> {
   const maps = Object.entries(opts.ports).map(([p, t]) => `${p}=${t}`)
-  const child = Bun.spawn([process.execPath, `${import.meta.dir}/mux-peer-main.ts`, opts.path, opts.behaviour ?? 'ok', ...maps], {
-    stdout: 'pipe',
-    stderr: 'inherit',
-  })
+  const child = Bun.spawn(
+    [
+      process.execPath,
+      `${import.meta.dir}/mux-peer-main.ts`,
+      opts.path,
+      opts.behaviour ?? 'ok',
+      ...maps,
+    ],
+    {
+      stdout: 'pipe',
+      stderr: 'inherit',
+    },
+  )
   const reader = child.stdout.getReader()
   const first = await reader.read()
-  if (!new TextDecoder().decode(first.value).startsWith('ready')) throw new Error('mux peer did not start')
+  if (!new TextDecoder().decode(first.value).startsWith('ready'))
+    throw new Error('mux peer did not start')
   return {
     path: opts.path,
     stop: async () => {

@@ -8,7 +8,16 @@
 // Both generate their own ed25519 host and client keys in a short temp dir
 // under /tmp and never touch /etc/ssh or ~/.ssh.
 
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, closeSync, existsSync } from 'node:fs'
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  closeSync,
+  existsSync,
+} from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 
@@ -49,7 +58,9 @@ const SSHD = '/usr/sbin/sshd'
 const SFTP_SERVER = '/usr/lib/openssh/sftp-server'
 const READY_TIMEOUT_MS = 10_000
 
-export async function startUnixSshd(opts: { socketPath?: string } & SshdOptions = {}): Promise<TestSshd> {
+export async function startUnixSshd(
+  opts: { socketPath?: string } & SshdOptions = {},
+): Promise<TestSshd> {
   const base = await prepare(opts)
   const socketPath = opts.socketPath ?? join(base.dir, 's')
   // socat splits the EXEC string on spaces itself; no shell is involved.
@@ -72,7 +83,9 @@ export async function startUnixSshd(opts: { socketPath?: string } & SshdOptions 
   return { ...server.handle, socketPath }
 }
 
-export async function startTcpSshd(opts: SshdOptions = {}): Promise<TestSshd & { port: number; ports: number[] }> {
+export async function startTcpSshd(
+  opts: SshdOptions = {},
+): Promise<TestSshd & { port: number; ports: number[] }> {
   const base = await prepare(opts)
   let lastError: unknown
   // The free-port probe is inherently racy; retry with a new port if sshd
@@ -85,7 +98,16 @@ export async function startTcpSshd(opts: SshdOptions = {}): Promise<TestSshd & {
     }
     const port = ports[0]!
     const listen = ports.flatMap((p) => ['-o', `ListenAddress=127.0.0.1:${p}`])
-    const server = launch(base, [SSHD, '-D', '-e', '-f', base.config, '-p', String(port), ...listen])
+    const server = launch(base, [
+      SSHD,
+      '-D',
+      '-e',
+      '-f',
+      base.config,
+      '-p',
+      String(port),
+      ...listen,
+    ])
     try {
       for (const p of ports) await waitReady(server, () => ({ host: '127.0.0.1', port: p }))
       return { ...server.handle, socketPath: '', port, ports }
@@ -115,26 +137,35 @@ async function prepare(opts: SshdOptions = {}): Promise<Base> {
   try {
     const hostKey = join(dir, 'host_ed25519')
     const clientKey = join(dir, 'id_ed25519')
-    await Promise.all([keygen(hostKey, 'burrow-test-host'), keygen(clientKey, 'burrow-test-client')])
+    await Promise.all([
+      keygen(hostKey, 'burrow-test-host'),
+      keygen(clientKey, 'burrow-test-client'),
+    ])
     const authorizedKeys = join(dir, 'authorized_keys')
     const extraKeys = (opts.authorizedKeys ?? []).map((k) => `${k.trim()}\n`).join('')
-    writeFileSync(authorizedKeys, `${readFileSync(`${clientKey}.pub`, 'utf8')}${extraKeys}`, { mode: 0o600 })
+    writeFileSync(authorizedKeys, `${readFileSync(`${clientKey}.pub`, 'utf8')}${extraKeys}`, {
+      mode: 0o600,
+    })
     const config = join(dir, 'sshd_config')
-    writeFileSync(config, [
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
-      'UsePAM no',
-      'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      `Subsystem sftp ${SFTP_SERVER}`,
-      'AcceptEnv LANG LC_*',
-      'PidFile none',
-      'LogLevel ERROR',
-      ...(opts.sshdConfig ?? []),
-      '',
-    ].join('\n'), { mode: 0o600 })
+    writeFileSync(
+      config,
+      [
+        `HostKey ${hostKey}`,
+        `AuthorizedKeysFile ${authorizedKeys}`,
+        'UsePAM no',
+        'StrictModes no',
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        `Subsystem sftp ${SFTP_SERVER}`,
+        'AcceptEnv LANG LC_*',
+        'PidFile none',
+        'LogLevel ERROR',
+        ...(opts.sshdConfig ?? []),
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    )
     const hostPubKeyPath = `${hostKey}.pub`
     return {
       dir,
@@ -152,7 +183,9 @@ async function prepare(opts: SshdOptions = {}): Promise<Base> {
 
 async function keygen(path: string, comment: string): Promise<void> {
   const p = Bun.spawn(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], {
-    stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
   })
   const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()])
   if (code !== 0) throw new Error(`ssh-keygen -f ${path} failed (${code}): ${err.trim()}`)
@@ -196,7 +229,9 @@ function launch(base: Base, cmd: string[]): Server {
       return stopped
     },
   }
-  proc.exited.then((code) => { server.exitCode = code })
+  proc.exited.then((code) => {
+    server.exitCode = code
+  })
   server.handle = {
     dir: base.dir,
     clientKey: base.clientKey,
@@ -238,8 +273,12 @@ function launch(base: Base, cmd: string[]): Server {
     // synchronously on exit (children that setsid()'d escape this one).
     process.on('exit', () => {
       for (const s of live) {
-        try { process.kill(-s.proc.pid, 'SIGKILL') } catch {}
-        try { rmSync(s.base.dir, { recursive: true, force: true }) } catch {}
+        try {
+          process.kill(-s.proc.pid, 'SIGKILL')
+        } catch {}
+        try {
+          rmSync(s.base.dir, { recursive: true, force: true })
+        } catch {}
       }
     })
   }
@@ -251,7 +290,9 @@ async function waitReady(server: Server, target: () => net.NetConnectOpts): Prom
   let last: unknown
   while (Date.now() < deadline) {
     if (server.exitCode !== null) {
-      throw new Error(`${server.proc.pid} exited with ${server.exitCode} before accepting: ${readLog(server.base.logFile)}`)
+      throw new Error(
+        `${server.proc.pid} exited with ${server.exitCode} before accepting: ${readLog(server.base.logFile)}`,
+      )
     }
     try {
       await readBanner(target(), Math.max(100, Math.min(3000, deadline - Date.now())))
@@ -261,7 +302,9 @@ async function waitReady(server: Server, target: () => net.NetConnectOpts): Prom
       await Bun.sleep(25)
     }
   }
-  throw new Error(`sshd not ready after ${READY_TIMEOUT_MS} ms: ${String(last)}; log: ${readLog(server.base.logFile)}`)
+  throw new Error(
+    `sshd not ready after ${READY_TIMEOUT_MS} ms: ${String(last)}; log: ${readLog(server.base.logFile)}`,
+  )
 }
 
 /** Connect, wait for the `SSH-2.0-` identification line, then disconnect. */
@@ -283,7 +326,9 @@ export function readBanner(target: net.NetConnectOpts, timeoutMs = 3000): Promis
       if (i >= 0 && nl > i) done(null, buf.slice(i, nl).trimEnd())
     })
     sock.on('error', (e) => done(e))
-    sock.on('close', () => done(new Error(`connection closed before SSH banner (got ${JSON.stringify(buf)})`)))
+    sock.on('close', () =>
+      done(new Error(`connection closed before SSH banner (got ${JSON.stringify(buf)})`)),
+    )
   })
 }
 
@@ -359,18 +404,26 @@ export async function killTree(root: number): Promise<void> {
   const seen = new Set<number>()
   const stop = (pid: number) => {
     seen.add(pid)
-    try { process.kill(pid, 'SIGSTOP') } catch {}
+    try {
+      process.kill(pid, 'SIGSTOP')
+    } catch {}
   }
-  try { process.kill(-root, 'SIGSTOP') } catch {}
+  try {
+    process.kill(-root, 'SIGSTOP')
+  } catch {}
   stop(root)
   for (let round = 0; round < 20; round++) {
     const fresh = descendantPids(root).filter((p) => !seen.has(p))
     if (fresh.length === 0) break
     fresh.forEach(stop)
   }
-  try { process.kill(-root, 'SIGKILL') } catch {}
+  try {
+    process.kill(-root, 'SIGKILL')
+  } catch {}
   for (const pid of seen) {
-    try { process.kill(pid, 'SIGKILL') } catch {}
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {}
   }
   // wait (briefly) until the non-root ones are gone; root is our child and is
   // reaped via proc.exited by the caller
@@ -402,12 +455,19 @@ export function sshdAvailable(): boolean {
  */
 export function batchSshOptions(key: string): string[] {
   return [
-    '-F', '/dev/null',
-    '-i', key,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR',
+    '-F',
+    '/dev/null',
+    '-i',
+    key,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
   ]
 }

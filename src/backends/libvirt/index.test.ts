@@ -3,7 +3,12 @@ import { backend } from '.'
 
 const SYSTEM = 'qemu:///system'
 const SESSION = 'qemu:///session'
-const d = (name: string, port = 22, uri?: string) => ({ kind: 'libvirt' as const, name, port, ...(uri ? { uri } : {}) })
+const d = (name: string, port = 22, uri?: string) => ({
+  kind: 'libvirt' as const,
+  name,
+  port,
+  ...(uri ? { uri } : {}),
+})
 
 runBackendContract({
   backend,
@@ -19,13 +24,29 @@ runBackendContract({
     ['qemu/vm', '4294967294', d('vm', 4294967294)],
     ['qemu/vm%x', '22', d('vm%x')],
   ],
-  foreign: ['qemu', 'qemu.example.org', 'qemux/vm', 'qemu-img', 'vsock/3', 'unix/run/x', 'vsock-mux/run/x'],
+  foreign: [
+    'qemu',
+    'qemu.example.org',
+    'qemux/vm',
+    'qemu-img',
+    'vsock/3',
+    'unix/run/x',
+    'vsock-mux/run/x',
+  ],
   invalid: [
-    ['qemu:foo/vm', '22', "Unknown connection URI 'qemu:foo' (use qemu:system/NAME, qemu:session/NAME or qemu/NAME)"],
+    [
+      'qemu:foo/vm',
+      '22',
+      "Unknown connection URI 'qemu:foo' (use qemu:system/NAME, qemu:session/NAME or qemu/NAME)",
+    ],
     ['qemu:System/vm', '22', "Unknown connection URI 'qemu:System'"],
     ['qemu:/vm', '22', "Unknown connection URI 'qemu:'"],
     ['qemu:///system/vm', '22', "Unknown connection URI 'qemu:'"],
-    ['qemu:system', '22', 'the separator is missing (expected qemu:system/NAME or qemu:system%NAME)'],
+    [
+      'qemu:system',
+      '22',
+      'the separator is missing (expected qemu:system/NAME or qemu:system%NAME)',
+    ],
     ['qemu/', '22', 'the domain name is empty'],
     ['qemu%', '22', 'the domain name is empty'],
     ['qemu:session/', '22', 'the domain name is empty'],
@@ -34,5 +55,7 @@ runBackendContract({
     ['qemu/vm', 'ssh', "parse vsock port 'ssh'"],
     ['qemu:system/vm', '4294967295', 'VMADDR_PORT_ANY'],
   ],
-  live: { skip: 'resolving works against libvirtd (lookup.test.ts, tests/e2e/libvirt.test.ts), but opening connects AF_VSOCK, which leaves the sandbox here' },
+  live: {
+    skip: 'resolving works against libvirtd (lookup.test.ts, tests/e2e/libvirt.test.ts), but opening connects AF_VSOCK, which leaves the sandbox here',
+  },
 })

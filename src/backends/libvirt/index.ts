@@ -36,7 +36,8 @@ function split(host: string): { uri?: string; rest: string } | undefined {
   // only libvirt says `qemu:`: no other form or host name has a ':' there
   const form = /^qemu:[^/%]*/.exec(host)![0]
   const uri = URIS.get(form)
-  if (!uri) fail(`parse libvirt address '${host}'`, `Unknown connection URI '${form}' (use ${FORMS})`)
+  if (!uri)
+    fail(`parse libvirt address '${host}'`, `Unknown connection URI '${form}' (use ${FORMS})`)
   const rest = afterPrefix(host, form)
   if (rest === undefined) fail(`parse libvirt address '${host}'`, `expected ${form}/NAME`)
   return { uri, rest }
@@ -47,7 +48,9 @@ function checkName(host: string, name: string): void {
   if (name === '') fail(what, `the domain name is empty (use ${FORMS})`)
   if (name.includes('/')) {
     const [first, ...others] = name.split('/')
-    const hint = URIS.has(`qemu:${first}`) ? `; did you mean qemu:${first}/${others.join('/')}?` : ''
+    const hint = URIS.has(`qemu:${first}`)
+      ? `; did you mean qemu:${first}/${others.join('/')}?`
+      : ''
     fail(what, `libvirt domain names cannot contain '/'${hint}`)
   }
 }
@@ -61,7 +64,9 @@ async function resolveDomain(addr: LibvirtAddress): Promise<VsockAddress> {
   const root = process.geteuid?.() === 0
   const uris = addr.uri ? [addr.uri] : root ? [SYSTEM] : [SYSTEM, SESSION]
   // the RPC client is its own entrypoint of the compiled binary: bundled in, it cost every start-up
-  const { findVsockCid } = (await import(entryUrl('backends/libvirt/lookup'))) as typeof import('./lookup')
+  const { findVsockCid } = (await import(
+    entryUrl('backends/libvirt/lookup')
+  )) as typeof import('./lookup')
   const found = await findVsockCid(addr.name, uris)
   logger.debug(`libvirt: domain '${found.name}' in ${found.uri} has vsock CID ${found.cid}`)
   return { kind: 'vsock', cid: parseCid(found.cid), port: addr.port }

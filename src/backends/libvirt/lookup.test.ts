@@ -8,7 +8,8 @@ import { findVsockCid, notRunning } from './lookup'
 
 const vm = (name: string, uuid: string, vsock = '') =>
   `<domain type='test'><name>${name}</name><uuid>${uuid}</uuid><memory>8192</memory><os><type>hvm</type></os><devices>${vsock}</devices></domain>`
-const cid = (address: string) => `<vsock model='virtio'><cid auto='no' address='${address}'/></vsock>`
+const cid = (address: string) =>
+  `<vsock model='virtio'><cid auto='no' address='${address}'/></vsock>`
 const UUID = '6695eb01-f6a4-8304-79aa-97f2502e1930'
 
 let dir: string
@@ -20,15 +21,25 @@ beforeAll(() => {
   first = join(dir, 'first.xml')
   second = join(dir, 'second.xml')
   // the test driver starts every domain it reads, numbering IDs from 1 in file order
-  writeFileSync(first, `<node>${[
-    vm('runner', UUID, cid('5555')),
-    vm('MixedCase', '6695eb01-f6a4-8304-79aa-97f2502e1931', cid('6000')),
-    vm('Dup', '6695eb01-f6a4-8304-79aa-97f2502e1932', cid('7001')),
-    vm('DUP', '6695eb01-f6a4-8304-79aa-97f2502e1933', cid('7002')),
-    vm('novsock', '6695eb01-f6a4-8304-79aa-97f2502e1934'),
-    vm('autorun', '6695eb01-f6a4-8304-79aa-97f2502e1935', "<vsock model='virtio'><cid auto='yes'/></vsock>"),
-  ].join('')}</node>`)
-  writeFileSync(second, `<node>${vm('elsewhere', '6695eb01-f6a4-8304-79aa-97f2502e1936', cid('8000'))}</node>`)
+  writeFileSync(
+    first,
+    `<node>${[
+      vm('runner', UUID, cid('5555')),
+      vm('MixedCase', '6695eb01-f6a4-8304-79aa-97f2502e1931', cid('6000')),
+      vm('Dup', '6695eb01-f6a4-8304-79aa-97f2502e1932', cid('7001')),
+      vm('DUP', '6695eb01-f6a4-8304-79aa-97f2502e1933', cid('7002')),
+      vm('novsock', '6695eb01-f6a4-8304-79aa-97f2502e1934'),
+      vm(
+        'autorun',
+        '6695eb01-f6a4-8304-79aa-97f2502e1935',
+        "<vsock model='virtio'><cid auto='yes'/></vsock>",
+      ),
+    ].join('')}</node>`,
+  )
+  writeFileSync(
+    second,
+    `<node>${vm('elsewhere', '6695eb01-f6a4-8304-79aa-97f2502e1936', cid('8000'))}</node>`,
+  )
 })
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -53,25 +64,48 @@ describe('findVsockCid', () => {
   })
 
   test('reports the real name and the URI it was found in', async () => {
-    expect(await findVsockCid('MIXEDCASE', [uri(first)])).toEqual({ uri: uri(first), name: 'MixedCase', cid: '6000' })
+    expect(await findVsockCid('MIXEDCASE', [uri(first)])).toEqual({
+      uri: uri(first),
+      name: 'MixedCase',
+      cid: '6000',
+    })
   })
 
   test('searches the URIs in order, skipping one that cannot be reached', async () => {
-    expect(await findVsockCid('elsewhere', [missing, uri(first), uri(second)])).toEqual({ uri: uri(second), name: 'elsewhere', cid: '8000' })
+    expect(await findVsockCid('elsewhere', [missing, uri(first), uri(second)])).toEqual({
+      uri: uri(second),
+      name: 'elsewhere',
+      cid: '8000',
+    })
   })
 
-  test('finds the daemon default test driver\'s running domain by ID', async () => {
+  test("finds the daemon default test driver's running domain by ID", async () => {
     await expect(findVsockCid('1', [DEFAULT])).rejects.toThrow(
       `Failed to get the vsock CID of libvirt domain 'test': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with 'virsh -c ${DEFAULT} edit test'; it takes effect at the next start)`,
     )
   })
 
   test.each([
-    ['dup', `Failed to find libvirt domain 'dup': when case is ignored, several domains have that name: DUP, Dup (type one exactly: ssh keeps the case of qemu%NAME and qemu:system/NAME)`],
-    ['novsock', `Failed to get the vsock CID of libvirt domain 'novsock': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with 'virsh -c ${uri('FIRST')} edit novsock'; it takes effect at the next start)`],
-    ['autorun', `Failed to get the vsock CID of libvirt domain 'autorun': libvirt reports no CID for the running domain (check 'virsh -c ${uri('FIRST')} dumpxml autorun')`],
-    ['runer', `Failed to find libvirt domain 'runer' in ${uri('FIRST')}: no domain has that name, UUID or ID (closest: runner; see virsh -c ${uri('FIRST')} list --all)`],
-    ['99', `Failed to find libvirt domain '99' in ${uri('FIRST')}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${uri('FIRST')} list --all)`],
+    [
+      'dup',
+      `Failed to find libvirt domain 'dup': when case is ignored, several domains have that name: DUP, Dup (type one exactly: ssh keeps the case of qemu%NAME and qemu:system/NAME)`,
+    ],
+    [
+      'novsock',
+      `Failed to get the vsock CID of libvirt domain 'novsock': it has no vsock device (add <vsock model='virtio'><cid auto='yes'/></vsock> to its <devices> with 'virsh -c ${uri('FIRST')} edit novsock'; it takes effect at the next start)`,
+    ],
+    [
+      'autorun',
+      `Failed to get the vsock CID of libvirt domain 'autorun': libvirt reports no CID for the running domain (check 'virsh -c ${uri('FIRST')} dumpxml autorun')`,
+    ],
+    [
+      'runer',
+      `Failed to find libvirt domain 'runer' in ${uri('FIRST')}: no domain has that name, UUID or ID (closest: runner; see virsh -c ${uri('FIRST')} list --all)`,
+    ],
+    [
+      '99',
+      `Failed to find libvirt domain '99' in ${uri('FIRST')}: no domain has that name, UUID or ID (none has a similar name; see virsh -c ${uri('FIRST')} list --all)`,
+    ],
   ])('explains %p in one line', async (name, want) => {
     await expect(findVsockCid(name, [uri(first)])).rejects.toThrow(want.replaceAll('FIRST', first))
   })

@@ -35,14 +35,13 @@ const RUNNING = new Set([1, 2])
 
 /** Why a domain in `state` (virDomainState) cannot be reached, and the virsh command that changes that. */
 export function notRunning(state: number, uri: string, name: string): string {
-  const [what, todo, verb] =
-    {
-      3: ['it is paused', 'resume it', 'resume'],
-      4: ['it is shutting down', 'start it', 'start'],
-      5: ['it is shut off', 'start it', 'start'],
-      6: ['it has crashed', 'start it', 'start'],
-      7: ['it is suspended by power management', 'wake it', 'dompmwakeup'],
-    }[state] ?? [`it is not running (state ${state})`, 'start it', 'start']
+  const [what, todo, verb] = {
+    3: ['it is paused', 'resume it', 'resume'],
+    4: ['it is shutting down', 'start it', 'start'],
+    5: ['it is shut off', 'start it', 'start'],
+    6: ['it has crashed', 'start it', 'start'],
+    7: ['it is suspended by power management', 'wake it', 'dompmwakeup'],
+  }[state] ?? [`it is not running (state ${state})`, 'start it', 'start']
   return `${what} (${todo}: ${virshHint(uri, verb!, name)})`
 }
 
@@ -64,16 +63,28 @@ async function cidOf(conn: Connection, dom: Domain): Promise<FoundCid> {
   const { state } = await conn.state(dom)
   if (!RUNNING.has(state)) {
     if (vsock.address !== undefined) {
-      fail(`connect to libvirt domain '${name}'`, `${notRunning(state, uri, name)}; its CID ${vsock.address} may belong to another VM now`)
+      fail(
+        `connect to libvirt domain '${name}'`,
+        `${notRunning(state, uri, name)}; its CID ${vsock.address} may belong to another VM now`,
+      )
     }
     if (!vsock.auto) {
-      fail(what, `its <cid> has no address (set <cid auto='yes'/> or an address with '${virshHint(uri, 'edit', name)}')`)
+      fail(
+        what,
+        `its <cid> has no address (set <cid auto='yes'/> or an address with '${virshHint(uri, 'edit', name)}')`,
+      )
     }
     // libvirt picks an automatic CID when the domain starts (docs/formatdomain.rst, "Vsock")
-    fail(what, `its CID is assigned automatically when it starts, and ${notRunning(state, uri, name)}`)
+    fail(
+      what,
+      `its CID is assigned automatically when it starts, and ${notRunning(state, uri, name)}`,
+    )
   }
   if (vsock.address !== undefined) return { uri, name, cid: vsock.address }
-  fail(what, `libvirt reports no CID for the running domain (check '${virshHint(uri, 'dumpxml', name)}')`)
+  fail(
+    what,
+    `libvirt reports no CID for the running domain (check '${virshHint(uri, 'dumpxml', name)}')`,
+  )
 }
 
 const DENIED_CODES = [
@@ -110,7 +121,10 @@ function connectFailure(failed: Failed): never {
     : socket
       ? start
       : undefined
-  const others = failed.slice(1).map(([u, e]) => `; ${u} failed too: ${e.message}`).join('')
+  const others = failed
+    .slice(1)
+    .map(([u, e]) => `; ${u} failed too: ${e.message}`)
+    .join('')
   fail(`connect to libvirt at ${uri}`, `${hint ? `${reason} (${hint})` : reason}${others}`)
 }
 
@@ -169,7 +183,12 @@ export async function findVsockCid(name: string, uris: readonly string[]): Promi
         `when case is ignored, several domains have that name: ${list} (type one exactly: ssh keeps the case of qemu%NAME and qemu:system/NAME)`,
       )
     }
-    return notFound(name, open, listed.flatMap((l) => l.names), failed)
+    return notFound(
+      name,
+      open,
+      listed.flatMap((l) => l.names),
+      failed,
+    )
   } finally {
     await Promise.all(open.map((c) => c.close()))
   }

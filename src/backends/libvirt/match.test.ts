@@ -31,7 +31,11 @@ describe('closestNames', () => {
   })
 
   test('suggests at most three names, nearest first, then by name', () => {
-    expect(closestNames('vm-0', ['vm-10', 'vm-1', 'vm-2', 'vm-3', 'vm-4'])).toEqual(['vm-1', 'vm-10', 'vm-2'])
+    expect(closestNames('vm-0', ['vm-10', 'vm-1', 'vm-2', 'vm-3', 'vm-4'])).toEqual([
+      'vm-1',
+      'vm-10',
+      'vm-2',
+    ])
   })
 
   test('suggests nothing from an empty list', () => {

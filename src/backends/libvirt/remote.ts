@@ -67,7 +67,9 @@ const writeDomain = (w: XdrWriter, d: Domain) =>
 export function parseUUID(text: string): Uint8Array | undefined {
   const hex = text.trim().replace(/[-\s]/g, '')
   if (!/^[0-9a-f]{32}$/i.test(hex)) return undefined
-  return Uint8Array.from({ length: VIR_UUID_BUFLEN }, (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16))
+  return Uint8Array.from({ length: VIR_UUID_BUFLEN }, (_, i) =>
+    parseInt(hex.slice(i * 2, i * 2 + 2), 16),
+  )
 }
 
 /** The OS's words for a failed connect, as libvirt prints them (strerror, not libuv's lowercase). */
@@ -99,7 +101,12 @@ export class Connection {
       target = targetOf(uri)
     } catch (err) {
       if (!(err instanceof UnsupportedUriError)) throw err
-      throw new LibvirtError('virConnectOpenReadOnly', VIR_ERR_INVALID_ARG, VIR_FROM_REMOTE, err.message)
+      throw new LibvirtError(
+        'virConnectOpenReadOnly',
+        VIR_ERR_INVALID_ARG,
+        VIR_FROM_REMOTE,
+        err.message,
+      )
     }
     let rpc: RpcClient
     try {
@@ -124,7 +131,12 @@ export class Connection {
     return conn
   }
 
-  private async call<T>(proc: number, name: string, args?: Args, read?: (r: XdrReader) => T): Promise<T> {
+  private async call<T>(
+    proc: number,
+    name: string,
+    args?: Args,
+    read?: (r: XdrReader) => T,
+  ): Promise<T> {
     try {
       const r = await this.rpc.call(proc, name, args)
       return read ? read(r) : (undefined as T)
@@ -146,7 +158,8 @@ export class Connection {
     const type = types[0] ?? REMOTE_AUTH_NONE
     if (type === REMOTE_AUTH_NONE) return
     // the daemon asks polkit whether this uid may connect; it answers with an error if not
-    if (type === REMOTE_AUTH_POLKIT) return this.call<void>(REMOTE_PROC_AUTH_POLKIT, 'virConnectOpenReadOnly')
+    if (type === REMOTE_AUTH_POLKIT)
+      return this.call<void>(REMOTE_PROC_AUTH_POLKIT, 'virConnectOpenReadOnly')
     const what =
       type === REMOTE_AUTH_SASL
         ? `the daemon at ${this.target.socket} requires SASL authentication, which burrow does not support (set auth_unix_ro = "none" or "polkit" in libvirtd.conf, or in virtqemud.conf for the modular daemons)`
@@ -165,7 +178,9 @@ export class Connection {
   }
 
   lookupByName(name: string): Promise<Domain | undefined> {
-    return this.lookup(REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, 'virDomainLookupByName', (w) => w.string(name))
+    return this.lookup(REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, 'virDomainLookupByName', (w) =>
+      w.string(name),
+    )
   }
 
   lookupByUUID(uuid: Uint8Array): Promise<Domain | undefined> {
@@ -200,7 +215,12 @@ export class Connection {
   async domainNames(): Promise<string[]> {
     const args: Args = (w) => w.i32(1).u32(0) // need_results 1, flags 0: every domain
     const read = (r: XdrReader) => r.array(REMOTE_DOMAIN_LIST_MAX, readDomain)
-    const doms = await this.call(REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, 'virConnectListAllDomains', args, read)
+    const doms = await this.call(
+      REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS,
+      'virConnectListAllDomains',
+      args,
+      read,
+    )
     return doms.map((d) => d.name)
   }
 
@@ -209,7 +229,9 @@ export class Connection {
     try {
       await this.call(REMOTE_PROC_CONNECT_CLOSE, 'virConnectClose')
     } catch (err) {
-      logger.debug(`libvirt: ${this.uri}: close: ${err instanceof Error ? err.message : String(err)}`)
+      logger.debug(
+        `libvirt: ${this.uri}: close: ${err instanceof Error ? err.message : String(err)}`,
+      )
     } finally {
       this.rpc.close()
     }

@@ -60,7 +60,14 @@ export interface Header {
 
 /** A whole packet, its length word filled in last. */
 export function encodePacket(h: Header, payload?: (w: XdrWriter) => void): Uint8Array {
-  const w = new XdrWriter().u32(0).u32(h.prog).u32(h.vers).i32(h.proc).i32(h.type).u32(h.serial).i32(h.status)
+  const w = new XdrWriter()
+    .u32(0)
+    .u32(h.prog)
+    .u32(h.vers)
+    .i32(h.proc)
+    .i32(h.type)
+    .u32(h.serial)
+    .i32(h.status)
   payload?.(w)
   const bytes = w.bytes().slice()
   new DataView(bytes.buffer).setUint32(0, bytes.byteLength)
@@ -69,7 +76,14 @@ export function encodePacket(h: Header, payload?: (w: XdrWriter) => void): Uint8
 
 /** The header of one packet (without its length word); the reader is left at the payload. */
 export function decodeHeader(r: XdrReader): Header {
-  return { prog: r.u32(), vers: r.u32(), proc: r.i32(), type: r.i32(), serial: r.u32(), status: r.i32() }
+  return {
+    prog: r.u32(),
+    vers: r.u32(),
+    proc: r.i32(),
+    type: r.i32(),
+    serial: r.u32(),
+    status: r.i32(),
+  }
 }
 
 /** struct virNetMessageError: only code, domain and message matter; the rest is legacy. */
@@ -89,7 +103,8 @@ export class PacketSplitter {
     const out: Uint8Array[] = []
     while (buf.byteLength >= LEN) {
       const len = new DataView(buf.buffer, buf.byteOffset, LEN).getUint32(0)
-      if (len < LEN + HEADER || len > MESSAGE_MAX + LEN) throw new XdrError(`bad libvirt packet length ${len}`)
+      if (len < LEN + HEADER || len > MESSAGE_MAX + LEN)
+        throw new XdrError(`bad libvirt packet length ${len}`)
       if (buf.byteLength < len) break
       out.push(buf.slice(LEN, len))
       buf = buf.subarray(len)
@@ -114,7 +129,12 @@ interface Pending {
 
 // virNetSocketReadWire's words when the daemon hangs up, so the message matches virsh's
 const eof = (call: string) =>
-  new LibvirtError(call, VIR_ERR_SYSTEM_ERROR, VIR_FROM_RPC, 'End of file while reading data: Input/output error')
+  new LibvirtError(
+    call,
+    VIR_ERR_SYSTEM_ERROR,
+    VIR_FROM_RPC,
+    'End of file while reading data: Input/output error',
+  )
 
 /** One connection to a libvirt daemon speaking one program; calls are matched by serial. */
 export class RpcClient {
@@ -153,7 +173,14 @@ export class RpcClient {
   call(proc: number, name: string, args?: (w: XdrWriter) => void): Promise<XdrReader> {
     if (this.dead) return Promise.reject(this.failure ?? eof(name))
     const serial = (this.serial = (this.serial + 1) >>> 0)
-    const header = { prog: this.prog, vers: this.vers, proc, type: VIR_NET_CALL, serial, status: VIR_NET_OK }
+    const header = {
+      prog: this.prog,
+      vers: this.vers,
+      proc,
+      type: VIR_NET_CALL,
+      serial,
+      status: VIR_NET_OK,
+    }
     const packet = encodePacket(header, args)
     return new Promise((resolve, reject) => {
       this.pending.set(serial, { call: name, resolve, reject })
@@ -198,7 +225,15 @@ export class RpcClient {
     this.pending.delete(h.serial)
     if (h.status === VIR_NET_OK) waiting.resolve(r)
     else if (h.status === VIR_NET_ERROR) waiting.reject(decodeError(r, waiting.call))
-    else waiting.reject(new LibvirtError(waiting.call, VIR_ERR_RPC, VIR_FROM_RPC, `unexpected reply status ${h.status}`))
+    else
+      waiting.reject(
+        new LibvirtError(
+          waiting.call,
+          VIR_ERR_RPC,
+          VIR_FROM_RPC,
+          `unexpected reply status ${h.status}`,
+        ),
+      )
   }
 
   private fail(err: Error | undefined): void {

@@ -29,7 +29,11 @@ export interface Environment {
   exists: (path: string) => boolean
 }
 
-const host = (): Environment => ({ euid: process.geteuid?.() ?? 0, env: process.env, exists: existsSync })
+const host = (): Environment => ({
+  euid: process.geteuid?.() ?? 0,
+  env: process.env,
+  exists: existsSync,
+})
 
 // LOCALSTATEDIR "/run/libvirt": libvirt deliberately uses /var/run, which every host with /run links
 const SYSTEM_DIR = '/var/run/libvirt'
@@ -67,13 +71,18 @@ function userRuntimeDir(env: Environment['env']): string {
 /** The socket and CONNECT_OPEN name for `uri`, as a read-only client. */
 export function targetOf(uri: string, on: Environment = host()): Target {
   const m = URI.exec(uri)
-  if (!m) throw new UnsupportedUriError(`'${uri}' is not a libvirt URI (expected DRIVER:///PATH, for example qemu:///system)`)
+  if (!m)
+    throw new UnsupportedUriError(
+      `'${uri}' is not a libvirt URI (expected DRIVER:///PATH, for example qemu:///system)`,
+    )
   const [, scheme, server, path = '', query, fragment = ''] = m as unknown as (string | undefined)[]
   const plus = scheme!.indexOf('+')
   const driver = plus < 0 ? scheme! : scheme!.slice(0, plus)
   const transport = plus < 0 ? 'unix' : scheme!.slice(plus + 1).toLowerCase()
   if (!TRANSPORTS.includes(transport)) {
-    throw new UnsupportedUriError(`transport '${transport}' in '${uri}' is unknown (libvirt knows ${TRANSPORTS.join(', ')})`)
+    throw new UnsupportedUriError(
+      `transport '${transport}' in '${uri}' is unknown (libvirt knows ${TRANSPORTS.join(', ')})`,
+    )
   }
   // a host without a transport means TLS to that host (remoteSplitURIScheme)
   if (server || transport !== 'unix') {
@@ -96,11 +105,15 @@ export function targetOf(uri: string, on: Environment = host()): Target {
     else if (key === 'name') name = value
     else if (!STRIPPED.includes(key)) passed.push(raw)
   }
-  if (!['auto', 'legacy', 'direct'].includes(mode)) throw new UnsupportedUriError(`Unknown remote mode '${mode}' in '${uri}' (use auto, legacy or direct)`)
+  if (!['auto', 'legacy', 'direct'].includes(mode))
+    throw new UnsupportedUriError(
+      `Unknown remote mode '${mode}' in '${uri}' (use auto, legacy or direct)`,
+    )
 
   // per-user daemon: session URIs, and the test driver given a transport, unless root
   const user = (path === '/session' || scheme!.startsWith('test+')) && on.euid > 0
-  const sockPath = (prefix: string) => (user ? `${userRuntimeDir(on.env)}/${prefix}-sock` : `${SYSTEM_DIR}/${prefix}-sock-ro`)
+  const sockPath = (prefix: string) =>
+    user ? `${userRuntimeDir(on.env)}/${prefix}-sock` : `${SYSTEM_DIR}/${prefix}-sock-ro`
   if (!socket) {
     const direct = sockPath(`virt${driver}d`)
     const legacy = sockPath('libvirt')

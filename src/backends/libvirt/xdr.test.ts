@@ -18,9 +18,21 @@ describe('XdrWriter', () => {
     ['UTF-8 bytes, not UTF-16 units', (w: XdrWriter) => w.string('é'), '00000002 c3a90000'],
     ['fixed opaque, no length', (w: XdrWriter) => w.fixedOpaque(bytes('010203'), 3), '01020300'],
     ['variable opaque', (w: XdrWriter) => w.opaque(bytes('ff')), '00000001 ff000000'],
-    ['an absent optional', (w: XdrWriter) => w.optional(undefined, (x, s: string) => x.string(s)), '00000000'],
-    ['a present optional', (w: XdrWriter) => w.optional('a', (x, s) => x.string(s)), '00000001 00000001 61000000'],
-    ['connect open args', (w: XdrWriter) => w.optional('qemu:///system', (x, s) => x.string(s)).u32(1), '00000001 0000000e 71656d753a2f2f2f73797374656d0000 00000001'],
+    [
+      'an absent optional',
+      (w: XdrWriter) => w.optional(undefined, (x, s: string) => x.string(s)),
+      '00000000',
+    ],
+    [
+      'a present optional',
+      (w: XdrWriter) => w.optional('a', (x, s) => x.string(s)),
+      '00000001 00000001 61000000',
+    ],
+    [
+      'connect open args',
+      (w: XdrWriter) => w.optional('qemu:///system', (x, s) => x.string(s)).u32(1),
+      '00000001 0000000e 71656d753a2f2f2f73797374656d0000 00000001',
+    ],
   ])('encodes %s', (_, write, want) => {
     const w = new XdrWriter()
     write(w)
@@ -52,7 +64,12 @@ describe('XdrReader', () => {
     ['an empty string', '00000000', (r: XdrReader) => r.string(10), ''],
     ['an absent optional', '00000000', (r: XdrReader) => r.optional((x) => x.u32()), undefined],
     ['a present optional', '00000001 0000002a', (r: XdrReader) => r.optional((x) => x.u32()), 42],
-    ['an array', '00000002 00000000 00000002', (r: XdrReader) => r.array(20, (x) => x.i32()), [0, 2]],
+    [
+      'an array',
+      '00000002 00000000 00000002',
+      (r: XdrReader) => r.array(20, (x) => x.i32()),
+      [0, 2],
+    ],
     ['an empty array', '00000000', (r: XdrReader) => r.array(20, (x) => x.i32()), []],
     ['fixed opaque', '01020304 05000000', (r: XdrReader) => [...r.fixedOpaque(5)], [1, 2, 3, 4, 5]],
   ])('decodes %s', (_, data, read, want) => {
@@ -62,12 +79,42 @@ describe('XdrReader', () => {
   })
 
   test.each([
-    ['a short u32', '000000', (r: XdrReader) => r.u32(), 'truncated XDR data: need 4 bytes at offset 0, have 3'],
-    ['a string longer than the data', '00000008 6162', (r: XdrReader) => r.string(100), 'truncated XDR data'],
-    ['a string without its padding', '00000003 616263', (r: XdrReader) => r.string(100), 'truncated XDR data'],
-    ['a string over its limit', '00000005 6162636465000000', (r: XdrReader) => r.string(4), 'XDR length 5 exceeds its limit 4'],
-    ['an array over its limit', '00000015', (r: XdrReader) => r.array(20, (x) => x.i32()), 'XDR array of 21 items exceeds its limit 20'],
-    ['a bool that is neither 0 nor 1', '00000002', (r: XdrReader) => r.optional((x) => x.u32()), 'bad XDR bool 2'],
+    [
+      'a short u32',
+      '000000',
+      (r: XdrReader) => r.u32(),
+      'truncated XDR data: need 4 bytes at offset 0, have 3',
+    ],
+    [
+      'a string longer than the data',
+      '00000008 6162',
+      (r: XdrReader) => r.string(100),
+      'truncated XDR data',
+    ],
+    [
+      'a string without its padding',
+      '00000003 616263',
+      (r: XdrReader) => r.string(100),
+      'truncated XDR data',
+    ],
+    [
+      'a string over its limit',
+      '00000005 6162636465000000',
+      (r: XdrReader) => r.string(4),
+      'XDR length 5 exceeds its limit 4',
+    ],
+    [
+      'an array over its limit',
+      '00000015',
+      (r: XdrReader) => r.array(20, (x) => x.i32()),
+      'XDR array of 21 items exceeds its limit 20',
+    ],
+    [
+      'a bool that is neither 0 nor 1',
+      '00000002',
+      (r: XdrReader) => r.optional((x) => x.u32()),
+      'bad XDR bool 2',
+    ],
   ])('refuses %s', (_, data, read, message) => {
     expect(() => read(new XdrReader(bytes(data)))).toThrow(XdrError)
     expect(() => read(new XdrReader(bytes(data)))).toThrow(message)

@@ -32,14 +32,16 @@ export class XdrWriter {
   }
 
   u32(value: number): this {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`not an unsigned int: ${value}`)
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+      throw new RangeError(`not an unsigned int: ${value}`)
     const at = this.reserve(4) // may replace this.view: call it first
     this.view.setUint32(at, value)
     return this
   }
 
   i32(value: number): this {
-    if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) throw new RangeError(`not an int: ${value}`)
+    if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff)
+      throw new RangeError(`not an int: ${value}`)
     const at = this.reserve(4) // may replace this.view: call it first
     this.view.setInt32(at, value)
     return this
@@ -96,7 +98,10 @@ export class XdrReader {
   }
 
   private take(n: number): number {
-    if (n > this.remaining) throw new XdrError(`truncated XDR data: need ${n} bytes at offset ${this.pos}, have ${this.remaining}`)
+    if (n > this.remaining)
+      throw new XdrError(
+        `truncated XDR data: need ${n} bytes at offset ${this.pos}, have ${this.remaining}`,
+      )
     const at = this.pos
     this.pos += n
     return at

@@ -14,7 +14,13 @@ async function withMachined<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const peer = await startMachinedPeer(join(dir, 'io.systemd.Machine'), [
     { name: 'bpx-vm', class: 'vm', service: 'systemd-vmspawn', vSockCid: 4711, leader: 4242 },
     { name: 'bpx-novsock', class: 'vm', service: 'systemd-vmspawn', leader: 4243 },
-    { name: 'bpx-ct', class: 'container', service: 'systemd-nspawn', leader: 4244, rootDirectory: '/var/lib/machines/bpx-ct' },
+    {
+      name: 'bpx-ct',
+      class: 'container',
+      service: 'systemd-nspawn',
+      leader: 4244,
+      rootDirectory: '/var/lib/machines/bpx-ct',
+    },
     { name: 'bpx-docker', class: 'container', service: 'docker', leader: 4245 },
   ])
   const saved = { ...paths }
@@ -53,7 +59,9 @@ runBackendContract({
     open: async () => {
       const target = helloUnix()
       const dir = mkdtempSync('/tmp/bpx-machined-')
-      const peer = await startMachinedPeer(join(dir, 'm'), [{ name: 'bpx-ct', class: 'container', service: 'systemd-nspawn' }])
+      const peer = await startMachinedPeer(join(dir, 'm'), [
+        { name: 'bpx-ct', class: 'container', service: 'systemd-nspawn' },
+      ])
       mkdirSync(join(dir, 'export', 'bpx-ct'), { recursive: true })
       symlinkSync(target.path, join(dir, 'export', 'bpx-ct', 'ssh'))
       const saved = { ...paths }
@@ -98,15 +106,27 @@ describe('resolveMachine against the machined stand-in', () => {
   ])('%p resolves to %p', async (name, want) => {
     await withMachined(async (dir) => {
       const got = await resolveMachine(m(name))
-      const w = { ...want, ...('path' in want ? { path: want.path.replace('EXPORT', join(dir, 'unix-export')) } : {}) }
+      const w = {
+        ...want,
+        ...('path' in want ? { path: want.path.replace('EXPORT', join(dir, 'unix-export')) } : {}),
+      }
       expect(got).toEqual(w as never)
     })
   })
 
   test.each([
-    ['bpx-none', "Failed to find machine 'bpx-none': systemd-machined has no running machine of that name (see machinectl list)"],
-    ['bpx-novsock', "Failed to connect to machine 'bpx-novsock': it is a VM without an AF_VSOCK CID"],
-    ['bpx-docker', "Failed to connect to machine 'bpx-docker': it is a container of 'docker', not systemd-nspawn"],
+    [
+      'bpx-none',
+      "Failed to find machine 'bpx-none': systemd-machined has no running machine of that name (see machinectl list)",
+    ],
+    [
+      'bpx-novsock',
+      "Failed to connect to machine 'bpx-novsock': it is a VM without an AF_VSOCK CID",
+    ],
+    [
+      'bpx-docker',
+      "Failed to connect to machine 'bpx-docker': it is a container of 'docker', not systemd-nspawn",
+    ],
   ])('%p fails with one line', async (name, want) => {
     await withMachined(async () => {
       await expect(resolveMachine(m(name))).rejects.toThrow(want)

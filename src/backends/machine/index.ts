@@ -58,10 +58,15 @@ async function listMachine(name: string): Promise<Record<string, unknown>> {
     fail(`ask systemd-machined at ${paths.machined}`, hint ? `${reason} (${hint})` : reason)
   }
   if (reply.error === 'io.systemd.Machine.NoSuchMachine') {
-    fail(`find machine '${name}'`, 'systemd-machined has no running machine of that name (see machinectl list)')
+    fail(
+      `find machine '${name}'`,
+      'systemd-machined has no running machine of that name (see machinectl list)',
+    )
   }
   if (reply.error) {
-    const detail = Object.keys(reply.parameters).length ? ` ${JSON.stringify(reply.parameters)}` : ''
+    const detail = Object.keys(reply.parameters).length
+      ? ` ${JSON.stringify(reply.parameters)}`
+      : ''
     fail(`find machine '${name}'`, `systemd-machined answered ${reply.error}${detail}`)
   }
   return reply.parameters
@@ -78,17 +83,27 @@ export async function resolveMachine(addr: MachineAddress): Promise<UnixAddress 
     case 'vm': {
       const cid = m.vSockCid
       if (typeof cid !== 'number') {
-        fail(what, 'it is a VM without an AF_VSOCK CID (start it with a vsock device, e.g. systemd-vmspawn --vsock=yes)')
+        fail(
+          what,
+          'it is a VM without an AF_VSOCK CID (start it with a vsock device, e.g. systemd-vmspawn --vsock=yes)',
+        )
       }
       return { kind: 'vsock', cid: parseCid(String(cid)), port: addr.port }
     }
     case 'container':
-      if (m.service !== 'systemd-nspawn') fail(what, `it is a container of '${String(m.service)}', not systemd-nspawn, which exports no sshd socket`)
+      if (m.service !== 'systemd-nspawn')
+        fail(
+          what,
+          `it is a container of '${String(m.service)}', not systemd-nspawn, which exports no sshd socket`,
+        )
       return { kind: 'unix', path: `${paths.unixExport}/${addr.name}/ssh`, port: addr.port }
     case 'host':
       return host
     default:
-      fail(what, `machined reports class '${String(m.class)}', and only vm, container and host can be reached`)
+      fail(
+        what,
+        `machined reports class '${String(m.class)}', and only vm, container and host can be reached`,
+      )
   }
 }
 
@@ -108,7 +123,10 @@ export const backend: Backend<MachineAddress> = {
     const name = afterPrefix(host, 'machine')
     if (name === undefined) return undefined
     if (!validMachineName(name)) {
-      fail(`parse machine name '${name}'`, 'expected up to 64 letters, digits, -, _ in dot-separated labels, or .host')
+      fail(
+        `parse machine name '${name}'`,
+        'expected up to 64 letters, digits, -, _ in dot-separated labels, or .host',
+      )
     }
     return { kind: 'machine', name, port: parseVsockPort(port) }
   },

@@ -25,7 +25,12 @@ export class VarlinkError extends Error {
 /** Replies larger than this are not machined's (a machine record is well under 4 KiB). */
 const REPLY_MAX = 1 << 20
 
-export async function varlinkCall(path: string, method: string, parameters: object, timeoutMs: number): Promise<VarlinkReply> {
+export async function varlinkCall(
+  path: string,
+  method: string,
+  parameters: object,
+  timeoutMs: number,
+): Promise<VarlinkReply> {
   // Uint8Array, not Buffer: Buffer's first use costs ~0.4 ms of a proxy start
   let all = new Uint8Array(0)
   let settle: { resolve(b: Uint8Array): void; reject(e: Error): void } | undefined
@@ -37,7 +42,8 @@ export async function varlinkCall(path: string, method: string, parameters: obje
     all = next
     const nul = all.indexOf(0)
     if (nul >= 0) settle!.resolve(all.subarray(0, nul))
-    else if (all.length > REPLY_MAX) settle!.reject(new VarlinkError(`the reply is larger than ${REPLY_MAX} bytes`))
+    else if (all.length > REPLY_MAX)
+      settle!.reject(new VarlinkError(`the reply is larger than ${REPLY_MAX} bytes`))
   }
   let socket: Awaited<ReturnType<typeof Bun.connect>>
   try {
@@ -51,9 +57,15 @@ export async function varlinkCall(path: string, method: string, parameters: obje
     })
   } catch (err) {
     const code = (err as { errno?: number }).errno
-    throw new VarlinkError(err instanceof Error ? err.message : String(err), typeof code === 'number' ? Math.abs(code) : undefined)
+    throw new VarlinkError(
+      err instanceof Error ? err.message : String(err),
+      typeof code === 'number' ? Math.abs(code) : undefined,
+    )
   }
-  const timer = setTimeout(() => settle!.reject(new VarlinkError(`no reply within ${timeoutMs / 1000} s`)), timeoutMs)
+  const timer = setTimeout(
+    () => settle!.reject(new VarlinkError(`no reply within ${timeoutMs / 1000} s`)),
+    timeoutMs,
+  )
   try {
     socket.write(new TextEncoder().encode(`${JSON.stringify({ method, parameters })}\0`))
     const text = new TextDecoder().decode(await done)
@@ -63,12 +75,20 @@ export async function varlinkCall(path: string, method: string, parameters: obje
     } catch {
       throw new VarlinkError(`the reply is not JSON: ${text.slice(0, 80)}`)
     }
-    if (typeof reply !== 'object' || reply === null) throw new VarlinkError('the reply is not a JSON object')
+    if (typeof reply !== 'object' || reply === null)
+      throw new VarlinkError('the reply is not a JSON object')
     const { parameters: params = {}, error } = reply as { parameters?: unknown; error?: unknown }
-    if (typeof params !== 'object' || params === null || (error !== undefined && typeof error !== 'string')) {
+    if (
+      typeof params !== 'object' ||
+      params === null ||
+      (error !== undefined && typeof error !== 'string')
+    ) {
       throw new VarlinkError('the reply does not have the shape of a varlink reply')
     }
-    return { parameters: params as Record<string, unknown>, ...(error === undefined ? {} : { error: error as string }) }
+    return {
+      parameters: params as Record<string, unknown>,
+      ...(error === undefined ? {} : { error: error as string }),
+    }
   } finally {
     clearTimeout(timer)
     socket.end()

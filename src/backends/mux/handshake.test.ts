@@ -36,7 +36,8 @@ describe('classifyMuxReply', () => {
 
   test('every split of a real 14-byte OK line is partial until the newline', () => {
     const line = 'OK 1073741824\n'
-    for (let i = 0; i < line.length; i++) expect(classifyMuxReply(line.slice(0, i)).state).toBe('partial')
+    for (let i = 0; i < line.length; i++)
+      expect(classifyMuxReply(line.slice(0, i)).state).toBe('partial')
     expect(classifyMuxReply(line).state).toBe('ok')
   })
 })

@@ -32,8 +32,13 @@ export type MuxReply =
 /** Classifies what the VMM has sent so far. Pure, so it can be tested on every split. */
 export function classifyMuxReply(text: string): MuxReply {
   const nl = text.indexOf('\n')
-  if (nl >= 0) return /^OK [0-9]{1,10}$/.test(text.slice(0, nl)) ? { state: 'ok', length: nl + 1 } : { state: 'pass' }
-  return text.length < OK_MAX && /^(O|OK|OK [0-9]*)?$/.test(text) ? { state: 'partial' } : { state: 'pass' }
+  if (nl >= 0)
+    return /^OK [0-9]{1,10}$/.test(text.slice(0, nl))
+      ? { state: 'ok', length: nl + 1 }
+      : { state: 'pass' }
+  return text.length < OK_MAX && /^(O|OK|OK [0-9]*)?$/.test(text)
+    ? { state: 'partial' }
+    : { state: 'pass' }
 }
 
 /** What the handshake found, for --debug. */
@@ -43,12 +48,18 @@ export type MuxOutcome = 'ok' | 'no-ok' | 'no-reply'
  * Sends CONNECT on the connected mux socket `fd` and consumes an `OK <port>\n` reply if one comes
  * within `waitMs`. Fails only when the mux closes without a byte (the guest port is not open).
  */
-export function muxHandshake(fd: number, port: number, path: string, waitMs = DEFAULT_HANDSHAKE_MS): MuxOutcome {
+export function muxHandshake(
+  fd: number,
+  port: number,
+  path: string,
+  waitMs = DEFAULT_HANDSHAKE_MS,
+): MuxOutcome {
   const what = `connect to vsock port ${port} via ${path}`
   // one write, always with the newline: cloud-hypervisor panics on a CONNECT without it (#6798)
   const line = S.utf8(`CONNECT ${port}\n`)
   const sent = libc.trySend(fd, line, 0, line.length, 0)
-  if (sent !== line.length) fail(what, sent < 0 ? libc.strerror(-sent) : 'short write of the CONNECT line')
+  if (sent !== line.length)
+    fail(what, sent < 0 ? libc.strerror(-sent) : 'short write of the CONNECT line')
   const deadline = Date.now() + waitMs
   const buf = new Uint8Array(OK_MAX + 1)
   const fds = new S.PollFds(1)

@@ -26,7 +26,11 @@ runBackendContract({
     open: async () => {
       const target = helloUnix()
       const dir = mkdtempSync('/tmp/burrow-mux-')
-      const peer = await spawnMuxPeer({ path: join(dir, 'v.sock'), ports: { 22: target.path }, behaviour: 'ok' })
+      const peer = await spawnMuxPeer({
+        path: join(dir, 'v.sock'),
+        ports: { 22: target.path },
+        behaviour: 'ok',
+      })
       return {
         address: m(peer.path, 22),
         check: expectHello,

@@ -26,7 +26,11 @@ runBackendContract({
   live: {
     open: async () => {
       const peer = helloTcp()
-      return { address: { kind: 'tcp', host: '127.0.0.1', port: peer.port }, check: expectHello, stop: peer.stop }
+      return {
+        address: { kind: 'tcp', host: '127.0.0.1', port: peer.port },
+        check: expectHello,
+        stop: peer.stop,
+      }
     },
   },
 })

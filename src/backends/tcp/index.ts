@@ -32,8 +32,10 @@ async function sockaddrs(host: string, port: number): Promise<[number, Uint8Arra
     const addr = libc.inetPton(AF_INET6, v6[1]!)
     if (!addr) fail(`parse IPv6 address '${host}'`, 'it is not a valid address')
     const zone = v6[2]?.slice(1)
-    const scope = zone === undefined ? 0 : /^[0-9]+$/.test(zone) ? Number(zone) : libc.ifNameToIndex(zone)
-    if (zone !== undefined && scope === 0) fail(`parse IPv6 address '${host}'`, `no interface named '${zone}'`)
+    const scope =
+      zone === undefined ? 0 : /^[0-9]+$/.test(zone) ? Number(zone) : libc.ifNameToIndex(zone)
+    if (zone !== undefined && scope === 0)
+      fail(`parse IPv6 address '${host}'`, `no interface named '${zone}'`)
     return [[AF_INET6, sockaddrIn6(addr, port, scope)]]
   }
   const v4 = libc.inetPton(AF_INET, host)
@@ -62,7 +64,11 @@ export const backend: Backend<TcpAddress> = {
   portSuffix: false,
   parse(host, port) {
     if (!HOSTNAME.test(host) && !IPV6.test(host)) return undefined
-    return { kind: 'tcp', host: host.replace(/^\[(.*)\]$/, '$1'), port: parsePort(port, 'TCP port') }
+    return {
+      kind: 'tcp',
+      host: host.replace(/^\[(.*)\]$/, '$1'),
+      port: parsePort(port, 'TCP port'),
+    }
   },
   format: (addr) => `${addr.host} ${addr.port}`,
   async open(addr, opts) {

@@ -25,7 +25,11 @@ runBackendContract({
   live: {
     open: async () => {
       const peer = helloUnix()
-      return { address: { kind: 'unix', path: peer.path, port: 22 }, check: expectHello, stop: peer.stop }
+      return {
+        address: { kind: 'unix', path: peer.path, port: 22 },
+        check: expectHello,
+        stop: peer.stop,
+      }
     },
   },
 })

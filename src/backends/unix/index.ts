@@ -41,8 +41,14 @@ export function connectUnix(path: string, timeoutMs?: number): number {
     return connectSocket(AF_UNIX, sockaddrUn(target), timeoutMs)
   } catch (err) {
     // connect(2) says ECONNREFUSED for a regular file or a directory too: only a socket gets the listener hint
-    const kind = err instanceof SyscallError && err.errno === errno.ECONNREFUSED ? notSocket(path) : undefined
-    if (kind) fail(what, `${(err as SyscallError).reason} (${path} is ${kind}, not a socket)`, errno.ECONNREFUSED)
+    const kind =
+      err instanceof SyscallError && err.errno === errno.ECONNREFUSED ? notSocket(path) : undefined
+    if (kind)
+      fail(
+        what,
+        `${(err as SyscallError).reason} (${path} is ${kind}, not a socket)`,
+        errno.ECONNREFUSED,
+      )
     return failWith(what, err, hints)
   } finally {
     if (pathFd !== undefined) libc.close(pathFd)
@@ -54,7 +60,11 @@ function notSocket(path: string): string | undefined {
   try {
     const { type } = libc.statx(AT_FDCWD, path)
     if (type === 'socket') return undefined
-    return type === 'directory' ? 'a directory' : type === 'file' ? 'a regular file' : 'a device or FIFO'
+    return type === 'directory'
+      ? 'a directory'
+      : type === 'file'
+        ? 'a regular file'
+        : 'a device or FIFO'
   } catch {
     return undefined
   }

@@ -33,5 +33,7 @@ runBackendContract({
     ['vsock/3', '4294967295', 'VMADDR_PORT_ANY'],
     ['vsock/3', '-1', "parse vsock port '-1'"],
   ],
-  live: { skip: 'never connect AF_VSOCK here: every connect leaves the sandbox (DEVELOPERS.md rule 2)' },
+  live: {
+    skip: 'never connect AF_VSOCK here: every connect leaves the sandbox (DEVELOPERS.md rule 2)',
+  },
 })

@@ -3,7 +3,13 @@ import { afterPrefix } from '../../core/address'
 import type { Backend } from '../../proxy/backend'
 import { FdStream } from '../../core/stream'
 import { fail, failWith } from '../../core/errors'
-import { AF_VSOCK, errno, sockaddrVm, VMADDR_CID_ANY, VMADDR_PORT_ANY } from '../../core/ffi/structs'
+import {
+  AF_VSOCK,
+  errno,
+  sockaddrVm,
+  VMADDR_CID_ANY,
+  VMADDR_PORT_ANY,
+} from '../../core/ffi/structs'
 import { connectSocket } from '../../core/socket'
 
 export interface VsockAddress {
@@ -30,15 +36,18 @@ function parseU32(text: string, what: string): number {
 export function parseCid(text: string): number {
   const named = names[text.toLowerCase()]
   if (named !== undefined) return named
-  if (text === 'any' || text === '-1') fail(`parse vsock CID '${text}'`, 'VMADDR_CID_ANY names no machine')
+  if (text === 'any' || text === '-1')
+    fail(`parse vsock CID '${text}'`, 'VMADDR_CID_ANY names no machine')
   const cid = parseU32(text, 'vsock CID')
-  if (cid === VMADDR_CID_ANY) fail(`parse vsock CID '${text}'`, 'VMADDR_CID_ANY (0xFFFFFFFF) names no machine')
+  if (cid === VMADDR_CID_ANY)
+    fail(`parse vsock CID '${text}'`, 'VMADDR_CID_ANY (0xFFFFFFFF) names no machine')
   return cid
 }
 
 export function parseVsockPort(text: string): number {
   const port = parseU32(text, 'vsock port')
-  if (port === VMADDR_PORT_ANY) fail(`parse vsock port '${text}'`, 'VMADDR_PORT_ANY (0xFFFFFFFF) cannot be connected to')
+  if (port === VMADDR_PORT_ANY)
+    fail(`parse vsock port '${text}'`, 'VMADDR_PORT_ANY (0xFFFFFFFF) cannot be connected to')
   return port
 }
 

@@ -1,5 +1,15 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { connectUnix } from '../../backends/unix'
 import { SyscallError } from '../errors'
@@ -55,15 +65,38 @@ describe('libc wrappers', () => {
   })
 
   test('errno and strerror describe the failure', () => {
-    expect(() => libc.openPath('/nonexistent/burrow')).toThrow(new SyscallError('open', 2, 'No such file or directory'))
+    expect(() => libc.openPath('/nonexistent/burrow')).toThrow(
+      new SyscallError('open', 2, 'No such file or directory'),
+    )
   })
 
   // statx(2) through syscall(2) replaces node:fs on the proxy path: node:fs is the reference here
   test.each([
-    ['socket', (): string => { const p = join(dir, 'kind.sock'); listeners.push(Bun.listen({ unix: p, socket: { data() {} } })); return p }],
-    ['fifo', (): string => { const p = join(dir, 'kind.fifo'); Bun.spawnSync(['mkfifo', p]); return p }],
+    [
+      'socket',
+      (): string => {
+        const p = join(dir, 'kind.sock')
+        listeners.push(Bun.listen({ unix: p, socket: { data() {} } }))
+        return p
+      },
+    ],
+    [
+      'fifo',
+      (): string => {
+        const p = join(dir, 'kind.fifo')
+        Bun.spawnSync(['mkfifo', p])
+        return p
+      },
+    ],
     ['directory', (): string => dir],
-    ['file', (): string => { const p = join(dir, 'kind.file'); writeFileSync(p, 'x'); return p }],
+    [
+      'file',
+      (): string => {
+        const p = join(dir, 'kind.file')
+        writeFileSync(p, 'x')
+        return p
+      },
+    ],
     ['other', (): string => '/dev/null'],
   ] as const)('statx tells a %s by path and by fd, with node:fs identity', (type, make) => {
     const path = make()
@@ -83,7 +116,9 @@ describe('libc wrappers', () => {
   test('statx follows symlinks and fails like the other wrappers', () => {
     symlinkSync(dir, join(dir, 'link'))
     expect(libc.statx(S.AT_FDCWD, join(dir, 'link')).type).toBe('directory')
-    expect(() => libc.statx(S.AT_FDCWD, join(dir, 'none'))).toThrow(new SyscallError('statx', 2, 'No such file or directory'))
+    expect(() => libc.statx(S.AT_FDCWD, join(dir, 'none'))).toThrow(
+      new SyscallError('statx', 2, 'No such file or directory'),
+    )
     expect(() => libc.statx(987654)).toThrow(new SyscallError('statx', 9, 'Bad file descriptor'))
   })
 

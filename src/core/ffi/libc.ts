@@ -7,7 +7,6 @@ import { SyscallError } from '../errors'
 import { cstring, libc, type Pointer, ptr, readI32, readPtr } from './native'
 import * as S from './structs'
 
-
 /** errno of the last failed call; read at once, before anything else can touch it. */
 export function lastErrno(): number {
   return readI32(libc().__errno_location() as Pointer)
@@ -151,7 +150,9 @@ export function poll(fds: S.PollFds, count: number, timeoutMs: number): number {
 }
 
 export function trySplice(from: number, to: number, len: number): number {
-  return soft(() => Number(libc().splice(from, null, to, null, len, S.SPLICE_F_MOVE | S.SPLICE_F_NONBLOCK)))
+  return soft(() =>
+    Number(libc().splice(from, null, to, null, len, S.SPLICE_F_MOVE | S.SPLICE_F_NONBLOCK)),
+  )
 }
 
 export function tryRead(fd: number, buf: Uint8Array, off = 0): number {
@@ -166,7 +167,13 @@ export function tryRecv(fd: number, buf: Uint8Array, flags: number, off = 0): nu
   return soft(() => Number(libc().recv(fd, ptr(buf, off), buf.byteLength - off, flags)))
 }
 
-export function trySend(fd: number, buf: Uint8Array, off: number, end: number, flags: number): number {
+export function trySend(
+  fd: number,
+  buf: Uint8Array,
+  off: number,
+  end: number,
+  flags: number,
+): number {
   return soft(() => Number(libc().send(fd, ptr(buf, off), end - off, flags | S.MSG_NOSIGNAL)))
 }
 
@@ -179,7 +186,10 @@ export function sendFd(via: number, fd: number): void {
   const iov = S.iovec(ptr(byte), 1)
   const control = S.cmsgRights(fd)
   const msg = S.msghdr(ptr(iov), ptr(control), S.CMSG_SPACE_INT)
-  check('sendmsg', soft(() => Number(libc().sendmsg(via, msg, S.MSG_NOSIGNAL))))
+  check(
+    'sendmsg',
+    soft(() => Number(libc().sendmsg(via, msg, S.MSG_NOSIGNAL))),
+  )
   void [byte, iov, control]
 }
 
@@ -189,7 +199,10 @@ export function recvFd(via: number): number | undefined {
   const iov = S.iovec(ptr(byte), 1)
   const control = new Uint8Array(S.CMSG_SPACE_INT)
   const msg = S.msghdr(ptr(iov), ptr(control), S.CMSG_SPACE_INT)
-  const n = check('recvmsg', soft(() => Number(libc().recvmsg(via, msg, S.MSG_CMSG_CLOEXEC))))
+  const n = check(
+    'recvmsg',
+    soft(() => Number(libc().recvmsg(via, msg, S.MSG_CMSG_CLOEXEC))),
+  )
   if (n !== 1) return undefined
   const controllen = Number(new DataView(msg.buffer).getBigUint64(S.MSGHDR_CONTROLLEN_OFFSET, true))
   void [byte, iov]

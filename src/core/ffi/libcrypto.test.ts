@@ -50,7 +50,12 @@ describe('libcrypto ChaCha20 and Poly1305 against RFC 8439', () => {
     c.update(whole)
     const pieces = Buffer.from(SUNSCREEN)
     c.start(iv)
-    for (const [a, b] of [[0, 1], [1, 64], [64, 70], [70, SUNSCREEN.length]])
+    for (const [a, b] of [
+      [0, 1],
+      [1, 64],
+      [64, 70],
+      [70, SUNSCREEN.length],
+    ])
       c.update(pieces.subarray(a, b))
     expect(pieces).toEqual(whole)
   })

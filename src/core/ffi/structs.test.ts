@@ -26,8 +26,14 @@ describe('struct layouts', () => {
   })
 
   test('sockaddr_in and sockaddr_in6 put the port in network order', () => {
-    expect(hex(S.sockaddrIn(new Uint8Array([127, 0, 0, 1]), 22))).toBe('020000167f0000010000000000000000')
-    const six = S.sockaddrIn6(new Uint8Array(16).fill(0).map((_, i) => (i === 15 ? 1 : 0)), 2222, 3)
+    expect(hex(S.sockaddrIn(new Uint8Array([127, 0, 0, 1]), 22))).toBe(
+      '020000167f0000010000000000000000',
+    )
+    const six = S.sockaddrIn6(
+      new Uint8Array(16).fill(0).map((_, i) => (i === 15 ? 1 : 0)),
+      2222,
+      3,
+    )
     expect(six.byteLength).toBe(28)
     expect(hex(six.subarray(0, 4))).toBe('0a0008ae')
     expect(six[23]).toBe(1)

@@ -55,7 +55,12 @@ export interface FileId {
 }
 
 const S_IFMT = 0o170000
-const FILE_TYPES: Record<number, FileType> = { 0o140000: 'socket', 0o010000: 'fifo', 0o040000: 'directory', 0o100000: 'file' }
+const FILE_TYPES: Record<number, FileType> = {
+  0o140000: 'socket',
+  0o010000: 'fifo',
+  0o040000: 'directory',
+  0o100000: 'file',
+}
 
 /**
  * struct statx (linux/stat.h, the same on every architecture): u16 stx_mode at 28,
@@ -124,7 +129,8 @@ export const UNIX_PATH_MAX = 108
 /** struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }, addrlen = 2 + strlen + 1 */
 export function sockaddrUn(path: string): Uint8Array {
   const bytes = utf8(path)
-  if (bytes.length >= UNIX_PATH_MAX) throw new RangeError(`unix socket path is ${bytes.length} bytes`)
+  if (bytes.length >= UNIX_PATH_MAX)
+    throw new RangeError(`unix socket path is ${bytes.length} bytes`)
   const sa = new Uint8Array(2 + bytes.length + 1)
   new DataView(sa.buffer).setUint16(0, AF_UNIX, true)
   sa.set(bytes, 2)

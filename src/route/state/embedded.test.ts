@@ -15,10 +15,28 @@ describe('embedded state', () => {
     const path = join(dir, 'dead.db')
     const s = new EmbeddedState(path)
     const child = Bun.spawn(['sleep', '30'])
-    await s.register({ id: 'D', user: 'u', service: 's', dest: 'h:22', from: 'a:1', sshd: 'b:2', gateway: require('node:os').hostname(), start: 1, bwIn: 0, bwOut: 0 }, 60_000)
+    await s.register(
+      {
+        id: 'D',
+        user: 'u',
+        service: 's',
+        dest: 'h:22',
+        from: 'a:1',
+        sshd: 'b:2',
+        gateway: require('node:os').hostname(),
+        start: 1,
+        bwIn: 0,
+        bwOut: 0,
+      },
+      60_000,
+    )
     // pretend the row belongs to the child, then kill it
-    s.db.query('UPDATE connections SET pid = $pid, pidstart = (SELECT pidstart FROM connections)').run({ pid: child.pid })
-    s.db.query("UPDATE connections SET pidstart = $p").run({ p: require('./embedded').processStart(child.pid) })
+    s.db
+      .query('UPDATE connections SET pid = $pid, pidstart = (SELECT pidstart FROM connections)')
+      .run({ pid: child.pid })
+    s.db
+      .query('UPDATE connections SET pidstart = $p')
+      .run({ p: require('./embedded').processStart(child.pid) })
     expect((await s.connections()).length).toBe(1)
     child.kill('SIGKILL')
     await child.exited

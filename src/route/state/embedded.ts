@@ -15,7 +15,16 @@ import { LOCK_EX } from '../../core/ffi/structs'
 import { logger } from '../../core/log'
 import { STORE_MODE } from '../policy'
 import { damage, moveAside, type Recovery, writeKept } from './recover'
-import type { Banner, Check, Connection, ConnectionFilter, HostState, Registration, State, Sticky } from './types'
+import type {
+  Banner,
+  Check,
+  Connection,
+  ConnectionFilter,
+  HostState,
+  Registration,
+  State,
+  Sticky,
+} from './types'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS connections (
@@ -87,9 +96,11 @@ export class EmbeddedState implements State {
       this.db.exec(SCHEMA)
       if (recovery) this.#restore(recovery)
     } catch (err) {
-      const hint = (err as { code?: string }).code === 'EACCES' || /readonly|permission/i.test((err as Error).message)
-        ? ' (the store is the state service’s: run `burrow route state-service` as root, and let sessions reach it with state.access: service, the default)'
-        : ''
+      const hint =
+        (err as { code?: string }).code === 'EACCES' ||
+        /readonly|permission/i.test((err as Error).message)
+          ? ' (the store is the state service’s: run `burrow route state-service` as root, and let sessions reach it with state.access: service, the default)'
+          : ''
       fail(`open state ${location}`, `${(err as Error).message}${hint}`)
     } finally {
       if (lock !== undefined) closeSync(lock)
@@ -98,21 +109,40 @@ export class EmbeddedState implements State {
 
   /** Puts back what admins set and says once what happened. */
   #restore({ reason, aside, kept }: Recovery): void {
-    for (const id of kept.disabled) this.db.query('INSERT OR REPLACE INTO hosts (id, disabled) VALUES ($id, 1)').run({ id })
-    if (kept.banner) this.db.query('INSERT OR REPLACE INTO banner (k, text, expire) VALUES (1, $text, $expire)').run(kept.banner)
+    for (const id of kept.disabled)
+      this.db.query('INSERT OR REPLACE INTO hosts (id, disabled) VALUES ($id, 1)').run({ id })
+    if (kept.banner)
+      this.db
+        .query('INSERT OR REPLACE INTO banner (k, text, expire) VALUES (1, $text, $expire)')
+        .run(kept.banner)
     this.#keep()
-    const what = [kept.disabled.length ? `disabled host(s) ${kept.disabled.join(', ')}` : 'no disabled hosts', kept.banner ? 'the banner' : ''].filter(Boolean).join(' and ')
-    logger.warn(`state ${this.location} was damaged (${reason}); moved it to ${aside} and started a new one, keeping ${what}`)
+    const what = [
+      kept.disabled.length ? `disabled host(s) ${kept.disabled.join(', ')}` : 'no disabled hosts',
+      kept.banner ? 'the banner' : '',
+    ]
+      .filter(Boolean)
+      .join(' and ')
+    logger.warn(
+      `state ${this.location} was damaged (${reason}); moved it to ${aside} and started a new one, keeping ${what}`,
+    )
   }
 
   /** The admin state, copied beside the store after each admin change (recover.ts). */
   #keep(): void {
-    const disabled = this.db.query<{ id: string }, []>('SELECT id FROM hosts WHERE disabled = 1 ORDER BY id').all().map((r) => r.id)
-    const banner = this.db.query<{ text: string; expire: number | null }, []>('SELECT text, expire FROM banner').get() ?? undefined
+    const disabled = this.db
+      .query<{ id: string }, []>('SELECT id FROM hosts WHERE disabled = 1 ORDER BY id')
+      .all()
+      .map((r) => r.id)
+    const banner =
+      this.db
+        .query<{ text: string; expire: number | null }, []>('SELECT text, expire FROM banner')
+        .get() ?? undefined
     try {
       writeKept(this.location, { disabled, banner })
     } catch (err) {
-      logger.warn(`Failed to keep a copy of the disabled hosts beside ${this.location}: ${(err as Error).message}`)
+      logger.warn(
+        `Failed to keep a copy of the disabled hosts beside ${this.location}: ${(err as Error).message}`,
+      )
     }
   }
 
@@ -133,10 +163,14 @@ export class EmbeddedState implements State {
     const beat = () => {
       try {
         this.db
-          .query('UPDATE connections SET expires = $expires, bw_in = $in, bw_out = $out WHERE id = $id')
+          .query(
+            'UPDATE connections SET expires = $expires, bw_in = $in, bw_out = $out WHERE id = $id',
+          )
           .run({ id: c.id, expires: Date.now() + ttlMs, in: bw[0]!, out: bw[1]! })
       } catch (err) {
-        logger.warn(`Failed to refresh connection ${c.id} in ${this.location}: ${(err as Error).message}`)
+        logger.warn(
+          `Failed to refresh connection ${c.id} in ${this.location}: ${(err as Error).message}`,
+        )
       }
     }
     const timer = setInterval(beat, Math.max(200, ttlMs / 3))
@@ -165,40 +199,56 @@ export class EmbeddedState implements State {
     if (dead.length) {
       const del = this.db.query('DELETE FROM connections WHERE id = $id AND pidstart = $pidstart')
       this.db.transaction(() => {
-      for (const r of dead) del.run({ id: r.id, pidstart: r.pidstart })
-    })()
+        for (const r of dead) del.run({ id: r.id, pidstart: r.pidstart })
+      })()
     }
     return rows
       .filter((r) => !dead.includes(r))
       .map((r) => ({
-        id: r.id, user: r.user, service: r.service, dest: r.dest, from: r.src, sshd: r.sshd,
-        gateway: r.gateway, start: r.start, bwIn: r.bw_in, bwOut: r.bw_out,
+        id: r.id,
+        user: r.user,
+        service: r.service,
+        dest: r.dest,
+        from: r.src,
+        sshd: r.sshd,
+        gateway: r.gateway,
+        start: r.start,
+        bwIn: r.bw_in,
+        bwOut: r.bw_out,
       }))
   }
 
   async hosts(): Promise<HostState[]> {
     return this.db
-      .query<{ id: string; state: Check; ts: number; disabled: number }, []>('SELECT * FROM hosts ORDER BY id')
+      .query<{ id: string; state: Check; ts: number; disabled: number }, []>(
+        'SELECT * FROM hosts ORDER BY id',
+      )
       .all()
       .map((r) => ({ ...r, disabled: r.disabled !== 0 }))
   }
 
   async host(id: string): Promise<HostState | undefined> {
     const r = this.db
-      .query<{ id: string; state: Check; ts: number; disabled: number }, { id: string }>('SELECT * FROM hosts WHERE id = $id')
+      .query<{ id: string; state: Check; ts: number; disabled: number }, { id: string }>(
+        'SELECT * FROM hosts WHERE id = $id',
+      )
       .get({ id })
     return r ? { ...r, disabled: r.disabled !== 0 } : undefined
   }
 
   async recordCheck(id: string, state: Check, ts: number): Promise<void> {
     this.db
-      .query('INSERT INTO hosts (id, state, ts) VALUES ($id, $state, $ts) ON CONFLICT(id) DO UPDATE SET state = $state, ts = $ts')
+      .query(
+        'INSERT INTO hosts (id, state, ts) VALUES ($id, $state, $ts) ON CONFLICT(id) DO UPDATE SET state = $state, ts = $ts',
+      )
       .run({ id, state, ts })
   }
 
   async setDisabled(id: string, disabled: boolean): Promise<void> {
     this.db
-      .query('INSERT INTO hosts (id, disabled) VALUES ($id, $d) ON CONFLICT(id) DO UPDATE SET disabled = $d')
+      .query(
+        'INSERT INTO hosts (id, disabled) VALUES ($id, $d) ON CONFLICT(id) DO UPDATE SET disabled = $d',
+      )
       .run({ id, d: disabled ? 1 : 0 })
     this.#keep()
   }
@@ -210,7 +260,9 @@ export class EmbeddedState implements State {
 
   async remember(user: string, service: string, dest: string, ttlMs: number): Promise<void> {
     this.db
-      .query('INSERT OR REPLACE INTO sticky (user, service, dest, expires) VALUES ($user, $service, $dest, $expires)')
+      .query(
+        'INSERT OR REPLACE INTO sticky (user, service, dest, expires) VALUES ($user, $service, $dest, $expires)',
+      )
       .run({ user, service, dest, expires: Date.now() + ttlMs })
   }
 
@@ -243,13 +295,17 @@ export class EmbeddedState implements State {
   }
 
   async banner(): Promise<Banner | undefined> {
-    const r = this.db.query<{ text: string; expire: number | null }, []>('SELECT text, expire FROM banner').get()
+    const r = this.db
+      .query<{ text: string; expire: number | null }, []>('SELECT text, expire FROM banner')
+      .get()
     if (!r || (r.expire !== null && r.expire <= Date.now())) return undefined
     return { text: r.text, expire: r.expire ?? undefined }
   }
 
   async setBanner(text: string, expire?: number): Promise<void> {
-    this.db.query('INSERT OR REPLACE INTO banner (k, text, expire) VALUES (1, $text, $expire)').run({ text, expire: expire ?? null })
+    this.db
+      .query('INSERT OR REPLACE INTO banner (k, text, expire) VALUES (1, $text, $expire)')
+      .run({ text, expire: expire ?? null })
     this.#keep()
   }
 

@@ -64,9 +64,17 @@ export class EtcdClient {
   }
 
   async #authenticate(endpoint: string): Promise<void> {
-    const r = await this.#post(endpoint, '/v3/auth/authenticate', { name: this.opts.username, password: this.opts.password }, false)
+    const r = await this.#post(
+      endpoint,
+      '/v3/auth/authenticate',
+      { name: this.opts.username, password: this.opts.password },
+      false,
+    )
     const j = (await r.json()) as { token?: string; error?: string; message?: string }
-    if (!r.ok || !j.token) throw new Error(`etcd authentication as '${this.opts.username}' failed: ${j.message ?? j.error ?? r.status}`)
+    if (!r.ok || !j.token)
+      throw new Error(
+        `etcd authentication as '${this.opts.username}' failed: ${j.message ?? j.error ?? r.status}`,
+      )
     this.#token = j.token
   }
 
@@ -92,7 +100,9 @@ export class EtcdClient {
         lastErr = err
       }
     }
-    throw new EtcdUnavailable(`no etcd endpoint answered (${eps.join(', ')}): ${(lastErr as Error)?.message ?? lastErr}`)
+    throw new EtcdUnavailable(
+      `no etcd endpoint answered (${eps.join(', ')}): ${(lastErr as Error)?.message ?? lastErr}`,
+    )
   }
 
   async put(key: string, value: string, lease?: string): Promise<void> {

@@ -33,7 +33,10 @@ test('etcd with authentication: the configured user gets a token, no user is ref
   const secured = await startEtcd()
   try {
     const ctl = (...args: string[]) =>
-      Bun.spawnSync(['etcdctl', `--endpoints=${secured.endpoint}`, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stderr: 'pipe' })
+      Bun.spawnSync(['etcdctl', `--endpoints=${secured.endpoint}`, ...args], {
+        env: { ...process.env, ETCDCTL_API: '3' },
+        stderr: 'pipe',
+      })
     expect(ctl('user', 'add', 'root', '--new-user-password=rootpw').exitCode).toBe(0)
     expect(ctl('auth', 'enable').exitCode).toBe(0)
     const s = new EtcdState({ endpoints: [secured.endpoint], username: 'root', password: 'rootpw' })
@@ -41,7 +44,11 @@ test('etcd with authentication: the configured user gets a token, no user is ref
     expect((await s.banner())?.text).toBe('authenticated')
     const anonymous = new EtcdState({ endpoints: [secured.endpoint] })
     await expect(anonymous.banner()).rejects.toThrow('etcd /v3/kv/range')
-    const wrong = new EtcdState({ endpoints: [secured.endpoint], username: 'root', password: 'nope' })
+    const wrong = new EtcdState({
+      endpoints: [secured.endpoint],
+      username: 'root',
+      password: 'nope',
+    })
     await expect(wrong.banner()).rejects.toThrow("etcd authentication as 'root' failed: ")
   } finally {
     await secured.stop()

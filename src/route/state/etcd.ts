@@ -10,7 +10,16 @@
  */
 import { logger } from '../../core/log'
 import { EtcdClient, type EtcdOptions } from './etcd-client'
-import type { Banner, Check, Connection, ConnectionFilter, HostState, Registration, State, Sticky } from './types'
+import type {
+  Banner,
+  Check,
+  Connection,
+  ConnectionFilter,
+  HostState,
+  Registration,
+  State,
+  Sticky,
+} from './types'
 
 const enc = encodeURIComponent
 /** a key someone else wrote may not be valid URI encoding */
@@ -24,11 +33,18 @@ const decodeUri = (s: string) => {
 
 type Guard<T> = (v: unknown) => v is T
 const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
-const isConn: Guard<Connection> = (v): v is Connection => obj(v) && typeof v.user === 'string' && typeof v.dest === 'string' && typeof v.start === 'number'
+const isConn: Guard<Connection> = (v): v is Connection =>
+  obj(v) && typeof v.user === 'string' && typeof v.dest === 'string' && typeof v.start === 'number'
 const isCheck: Guard<{ state: Check; ts: number }> = (v): v is { state: Check; ts: number } =>
-  obj(v) && (v.state === 'up' || v.state === 'down' || v.state === 'unknown') && typeof v.ts === 'number'
-const isSticky: Guard<{ dest: string; expire: number }> = (v): v is { dest: string; expire: number } => obj(v) && typeof v.dest === 'string' && typeof v.expire === 'number'
-const isBanner: Guard<Banner> = (v): v is Banner => obj(v) && typeof v.text === 'string' && (v.expire === undefined || typeof v.expire === 'number')
+  obj(v) &&
+  (v.state === 'up' || v.state === 'down' || v.state === 'unknown') &&
+  typeof v.ts === 'number'
+const isSticky: Guard<{ dest: string; expire: number }> = (
+  v,
+): v is { dest: string; expire: number } =>
+  obj(v) && typeof v.dest === 'string' && typeof v.expire === 'number'
+const isBanner: Guard<Banner> = (v): v is Banner =>
+  obj(v) && typeof v.text === 'string' && (v.expire === undefined || typeof v.expire === 'number')
 
 /** Keys already reported as unreadable (with the value seen), so each is reported once. */
 const reported = new Set<string>()
@@ -45,7 +61,9 @@ function read<T>(key: string, value: string, ok: Guard<T>): T | undefined {
   const mark = `${key}\0${value}`
   if (!reported.has(mark)) {
     reported.add(mark)
-    logger.warn(`skipping etcd key ${key}: its value ${JSON.stringify(value.slice(0, 60))} is not one burrow wrote`)
+    logger.warn(
+      `skipping etcd key ${key}: its value ${JSON.stringify(value.slice(0, 60))} is not one burrow wrote`,
+    )
   }
   return undefined
 }
@@ -97,14 +115,18 @@ export class EtcdState implements State {
         if (lost) logger.debug(`etcd is back; connection ${c.id} registered again`)
         lost = false
       } catch (err) {
-        if (!lost) logger.debug(`Failed to keep connection ${c.id} alive in etcd: ${(err as Error).message}`)
+        if (!lost)
+          logger.debug(`Failed to keep connection ${c.id} alive in etcd: ${(err as Error).message}`)
         lost = true
       }
     }
     let running = Promise.resolve()
-    const timer = setInterval(() => {
-      running = running.then(beat)
-    }, Math.max(300, ttlMs / 3))
+    const timer = setInterval(
+      () => {
+        running = running.then(beat)
+      },
+      Math.max(300, ttlMs / 3),
+    )
     this.#timers.add(timer)
     return {
       setBandwidth: (bwIn, bwOut) => {
@@ -120,7 +142,9 @@ export class EtcdState implements State {
         try {
           await this.client.revoke(lease)
         } catch (err) {
-          logger.debug(`Failed to revoke the lease of connection ${c.id}: ${(err as Error).message} (it expires by itself)`)
+          logger.debug(
+            `Failed to revoke the lease of connection ${c.id}: ${(err as Error).message} (it expires by itself)`,
+          )
         }
       },
     }
@@ -179,12 +203,19 @@ export class EtcdState implements State {
   }
 
   async forgetHost(id: string): Promise<void> {
-    await Promise.all([this.client.delete(this.#k('hosts', enc(id))), this.client.delete(this.#k('disabled', enc(id)))])
+    await Promise.all([
+      this.client.delete(this.#k('hosts', enc(id))),
+      this.client.delete(this.#k('disabled', enc(id))),
+    ])
   }
 
   async remember(user: string, service: string, dest: string, ttlMs: number): Promise<void> {
     const lease = await this.client.grant(seconds(ttlMs))
-    await this.client.put(this.#k('sticky', enc(user), enc(service)), JSON.stringify({ dest, expire: Date.now() + ttlMs }), lease)
+    await this.client.put(
+      this.#k('sticky', enc(user), enc(service)),
+      JSON.stringify({ dest, expire: Date.now() + ttlMs }),
+      lease,
+    )
   }
 
   async recall(user: string, service: string): Promise<string | undefined> {
@@ -197,17 +228,24 @@ export class EtcdState implements State {
 
   async sticky(): Promise<Sticky[]> {
     const base = this.#k('sticky', '')
-    return (await this.client.range(base)).flatMap((kv) => {
-      const [user = '', service = ''] = kv.key.slice(base.length).split('/').map(decodeUri)
-      const v = read(kv.key, kv.value, isSticky)
-      return v ? [{ user, service, dest: v.dest, expire: v.expire }] : []
-    }).filter((s) => s.expire > Date.now())
+    return (await this.client.range(base))
+      .flatMap((kv) => {
+        const [user = '', service = ''] = kv.key.slice(base.length).split('/').map(decodeUri)
+        const v = read(kv.key, kv.value, isSticky)
+        return v ? [{ user, service, dest: v.dest, expire: v.expire }] : []
+      })
+      .filter((s) => s.expire > Date.now())
   }
 
   async forgetSticky(f: { user?: string; service?: string; dest?: string }): Promise<number> {
     let n = 0
     for (const s of await this.sticky()) {
-      if ((f.user ?? s.user) !== s.user || (f.service ?? s.service) !== s.service || (f.dest ?? s.dest) !== s.dest) continue
+      if (
+        (f.user ?? s.user) !== s.user ||
+        (f.service ?? s.service) !== s.service ||
+        (f.dest ?? s.dest) !== s.dest
+      )
+        continue
       n += await this.client.delete(this.#k('sticky', enc(s.user), enc(s.service)))
     }
     return n
@@ -221,7 +259,8 @@ export class EtcdState implements State {
   }
 
   async setBanner(text: string, expire?: number): Promise<void> {
-    const lease = expire === undefined ? undefined : await this.client.grant(seconds(expire - Date.now()))
+    const lease =
+      expire === undefined ? undefined : await this.client.grant(seconds(expire - Date.now()))
     await this.client.put(this.#k('banner'), JSON.stringify({ text, expire }), lease)
   }
 

@@ -8,7 +8,20 @@ import { logger } from '../../core/log'
 import { appendAudit, auditText, expandUser } from '../audit'
 import type { Dest } from '../dest'
 import { probe } from '../health'
-import { auditPrefix, checkReport, isAdmin, knownTarget, mayChange, ownConnection, type Peer, resumedConnection, sessionSource, stickyScope, visibleConnection, visibleSticky } from '../policy'
+import {
+  auditPrefix,
+  checkReport,
+  isAdmin,
+  knownTarget,
+  mayChange,
+  ownConnection,
+  type Peer,
+  resumedConnection,
+  sessionSource,
+  stickyScope,
+  visibleConnection,
+  visibleSticky,
+} from '../policy'
 import { kernelSource } from './source'
 import type { Op } from './protocol'
 import type { AuditEvent, Check, Connection, Registration, State } from './types'
@@ -43,12 +56,15 @@ export interface Client {
 
 const gateway = hostname()
 const str = (v: unknown, what: string): string => {
-  if (typeof v !== 'string' || v.length > 1024) fail('understand the request', `${what} must be a string`)
+  if (typeof v !== 'string' || v.length > 1024)
+    fail('understand the request', `${what} must be a string`)
   return v
 }
-const optStr = (v: unknown, what: string) => (v === undefined || v === null ? undefined : str(v, what))
+const optStr = (v: unknown, what: string) =>
+  v === undefined || v === null ? undefined : str(v, what)
 const num = (v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) fail('understand the request', `${what} must be a number from 0 to ${max}`)
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max)
+    fail('understand the request', `${what} must be a number from 0 to ${max}`)
   return v
 }
 
@@ -66,17 +82,34 @@ function verifyCheck(ctx: ServiceContext, state: State, id: string): void {
 }
 
 export function writeAudit(ctx: ServiceContext, peer: Peer, e: AuditEvent): void {
-  if (ctx.log) appendAudit(expandUser(ctx.log, peer.user), `${auditPrefix(peer)} ${auditText(peer.user, e)}`, 0o640)
+  if (ctx.log)
+    appendAudit(
+      expandUser(ctx.log, peer.user),
+      `${auditPrefix(peer)} ${auditText(peer.user, e)}`,
+      0o640,
+    )
 }
 
 function auditEvent(c: Client, a: Record<string, unknown>): AuditEvent {
   const kind = a.kind
-  if (kind !== 'nodest') fail('write the audit log', 'a session may only report that no destination was up; start and end are written by the service')
-  const where = sessionSource({ from: str(a.from, 'from'), sshd: str(a.sshd, 'sshd') }, kernelSource(c.peer.pid))
+  if (kind !== 'nodest')
+    fail(
+      'write the audit log',
+      'a session may only report that no destination was up; start and end are written by the service',
+    )
+  const where = sessionSource(
+    { from: str(a.from, 'from'), sshd: str(a.sshd, 'sshd') },
+    kernelSource(c.peer.pid),
+  )
   return { kind, sid: str(a.sid, 'sid').slice(0, 16), service: str(a.service, 'service'), ...where }
 }
 
-export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<string, unknown>): Promise<unknown> {
+export async function handle(
+  ctx: ServiceContext,
+  c: Client,
+  op: Op,
+  a: Record<string, unknown>,
+): Promise<unknown> {
   if (op === 'hello') {
     const { state, warning } = await ctx.pick(a.fallback !== false)
     c.state = state
@@ -98,15 +131,28 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
         : ownConnection(peer, claimed, gateway, Date.now())
       Object.assign(conn, sessionSource(conn, kernelSource(peer.pid)))
       knownTarget(conn.service, conn.dest, ctx.services, new Set(ctx.dests.keys()))
-      if (!again && (await state.connections({ user: peer.user })).some((x) => x.id === conn.id)) fail('register the session', `session ${conn.id} is already registered`)
+      if (!again && (await state.connections({ user: peer.user })).some((x) => x.id === conn.id))
+        fail('register the session', `session ${conn.id} is already registered`)
       // embedded rows live while this socket does (and die with the service's pid); etcd keys
       // carry a lease so they also go when this service dies
-      const registration = await state.register(conn, state.name === 'etcd' ? ctx.keyttl : 86_400_000)
+      const registration = await state.register(
+        conn,
+        state.name === 'etcd' ? ctx.keyttl : 86_400_000,
+      )
       c.reg = { conn, registration }
       ctx.held.add(conn.id)
       // the audit log has its start line from the service that saw it start
       if (again) logger.info(`session ${conn.id} of ${peer.user} registered again`)
-      else writeAudit(ctx, peer, { kind: 'start', sid: conn.id, service: conn.service, from: conn.from, sshd: conn.sshd, dest: conn.dest, command: optStr(a.command, 'command') })
+      else
+        writeAudit(ctx, peer, {
+          kind: 'start',
+          sid: conn.id,
+          service: conn.service,
+          from: conn.from,
+          sshd: conn.sshd,
+          dest: conn.dest,
+          command: optStr(a.command, 'command'),
+        })
       return null
     }
     case 'bandwidth':
@@ -120,13 +166,16 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
       const e = auditEvent(c, a)
       if (c.audited) fail('write the audit log', 'one event per connection')
       c.audited = true
-      if (!ctx.services.has(e.service)) fail(`use service '${e.service}'`, 'it is not a service of the state service’s route.yaml')
+      if (!ctx.services.has(e.service))
+        fail(`use service '${e.service}'`, 'it is not a service of the state service’s route.yaml')
       writeAudit(ctx, peer, e)
       return null
     }
     case 'connections': {
       const filter = { user: optStr(a.user, 'user'), service: optStr(a.service, 'service') }
-      return (await state.connections(filter)).map((x) => visibleConnection(peer, x.user !== peer.user && admin(), x))
+      return (await state.connections(filter)).map((x) =>
+        visibleConnection(peer, x.user !== peer.user && admin(), x),
+      )
     }
     case 'hosts':
       return state.hosts()
@@ -134,8 +183,12 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
       return (await state.host(str(a.id, 'id'))) ?? null
     case 'recordCheck': {
       const id = str(a.id, 'id')
-      if (checkReport(admin(), id, new Set(ctx.dests.keys())) === 'verify') return void verifyCheck(ctx, state, id)
-      const result = a.state === 'up' || a.state === 'down' || a.state === 'unknown' ? (a.state as Check) : fail('record a check', "state must be up, down or unknown")
+      if (checkReport(admin(), id, new Set(ctx.dests.keys())) === 'verify')
+        return void verifyCheck(ctx, state, id)
+      const result =
+        a.state === 'up' || a.state === 'down' || a.state === 'unknown'
+          ? (a.state as Check)
+          : fail('record a check', 'state must be up, down or unknown')
       return state.recordCheck(id, result, num(a.ts, 'ts'))
     }
     case 'setDisabled': {
@@ -156,17 +209,26 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
     case 'recall':
       return (await state.recall(peer.user, str(a.service, 'service'))) ?? null
     case 'sticky':
-      return (await state.sticky()).filter((s) => visibleSticky(peer, s.user !== peer.user && admin(), s))
+      return (await state.sticky()).filter((s) =>
+        visibleSticky(peer, s.user !== peer.user && admin(), s),
+      )
     case 'forgetSticky': {
       const user = optStr(a.user, 'user')
       const scope = stickyScope(peer, user !== peer.user && admin(), { user })
-      return state.forgetSticky({ user: scope.user, service: optStr(a.service, 'service'), dest: optStr(a.dest, 'dest') })
+      return state.forgetSticky({
+        user: scope.user,
+        service: optStr(a.service, 'service'),
+        dest: optStr(a.dest, 'dest'),
+      })
     }
     case 'banner':
       return (await state.banner()) ?? null
     case 'setBanner':
       mayChange(peer, ctx.adminGroup, 'set the banner', '')
-      return state.setBanner(str(a.text, 'text'), a.expire === undefined || a.expire === null ? undefined : num(a.expire, 'expire'))
+      return state.setBanner(
+        str(a.text, 'text'),
+        a.expire === undefined || a.expire === null ? undefined : num(a.expire, 'expire'),
+      )
     case 'clearBanner':
       mayChange(peer, ctx.adminGroup, 'clear the banner', '')
       return state.clearBanner()
@@ -174,7 +236,11 @@ export async function handle(ctx: ServiceContext, c: Client, op: Op, a: Record<s
 }
 
 /** Unregisters the client's session (on request, or when its socket closed: a killed session). */
-export async function endRegistration(ctx: ServiceContext, c: Client, exit?: number): Promise<void> {
+export async function endRegistration(
+  ctx: ServiceContext,
+  c: Client,
+  exit?: number,
+): Promise<void> {
   const reg = c.reg
   if (!reg) return
   c.reg = undefined
@@ -186,7 +252,16 @@ export async function endRegistration(ctx: ServiceContext, c: Client, exit?: num
   }
   const seconds = (Date.now() - reg.conn.start) / 1000
   const e = reg.conn
-  writeAudit(ctx, c.peer, { kind: 'end', sid: e.id, service: e.service, from: e.from, sshd: e.sshd, dest: e.dest, exit, seconds })
+  writeAudit(ctx, c.peer, {
+    kind: 'end',
+    sid: e.id,
+    service: e.service,
+    from: e.from,
+    sshd: e.sshd,
+    dest: e.dest,
+    exit,
+    seconds,
+  })
 }
 
 /** The reply's error text: BurrowErrors as they are, anything else as a failure of `op`. */

@@ -11,7 +11,10 @@ import type { State } from './types'
 
 export type { State } from './types'
 
-export async function openState(config: Pick<Config, 'etcd' | 'state'>, opts: { fallback?: boolean } = {}): Promise<State> {
+export async function openState(
+  config: Pick<Config, 'etcd' | 'state'>,
+  opts: { fallback?: boolean } = {},
+): Promise<State> {
   if (config.state.access === 'none') return new NoState()
   if (config.state.access === 'service') return RemoteState.connect(config.state.socket, opts)
   const { state, warning } = await openStores(config).pick(opts.fallback !== false)

@@ -5,7 +5,8 @@
 import { fail } from '../../core/errors'
 import type { Banner, HostState, Registration, State, Sticky } from './types'
 
-const refuse = (what: string): never => fail(what, 'state.access is none in route.yaml, so there is no routing state to change')
+const refuse = (what: string): never =>
+  fail(what, 'state.access is none in route.yaml, so there is no routing state to change')
 
 export class NoState implements State {
   readonly name = 'none'

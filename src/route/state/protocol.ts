@@ -11,9 +11,24 @@ import { LIMITS } from '../policy'
 export const DEFAULT_SOCKET = '/run/burrow-route/state.sock'
 
 export const OPS = [
-  'hello', 'register', 'bandwidth', 'unregister', 'audit',
-  'connections', 'hosts', 'host', 'recordCheck', 'setDisabled', 'forgetHost',
-  'remember', 'recall', 'sticky', 'forgetSticky', 'banner', 'setBanner', 'clearBanner',
+  'hello',
+  'register',
+  'bandwidth',
+  'unregister',
+  'audit',
+  'connections',
+  'hosts',
+  'host',
+  'recordCheck',
+  'setDisabled',
+  'forgetHost',
+  'remember',
+  'recall',
+  'sticky',
+  'forgetSticky',
+  'banner',
+  'setBanner',
+  'clearBanner',
 ] as const
 export type Op = (typeof OPS)[number]
 
@@ -57,7 +72,13 @@ export function parseRequest(line: string): Request | undefined {
   }
   if (typeof v !== 'object' || v === null) return undefined
   const { id, op, a } = v as Record<string, unknown>
-  if (typeof id !== 'number' || !Number.isSafeInteger(id) || typeof op !== 'string' || !(OPS as readonly string[]).includes(op)) return undefined
+  if (
+    typeof id !== 'number' ||
+    !Number.isSafeInteger(id) ||
+    typeof op !== 'string' ||
+    !(OPS as readonly string[]).includes(op)
+  )
+    return undefined
   if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a))) return undefined
   return { id, op: op as Op, a: (a ?? {}) as Record<string, unknown> }
 }

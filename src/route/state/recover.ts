@@ -5,7 +5,18 @@
  * store after every admin change and, where SQLite can still read it, from the damaged file.
  */
 import { Database } from 'bun:sqlite'
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 
 /** The SQLite file header (https://www.sqlite.org/fileformat2.html#the_database_header). */
 const MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
@@ -31,17 +42,20 @@ export function damage(path: string): string | undefined {
   } finally {
     closeSync(fd)
   }
-  if (size < HEADER || !head.subarray(0, 16).equals(MAGIC)) return 'it does not start with the SQLite header'
+  if (size < HEADER || !head.subarray(0, 16).equals(MAGIC))
+    return 'it does not start with the SQLite header'
   const pageSize = head.readUInt16BE(16) === 1 ? 65536 : head.readUInt16BE(16)
   // the in-header page count is valid when "version-valid-for" equals the change counter
   const pages = head.readUInt32BE(24) === head.readUInt32BE(92) ? head.readUInt32BE(28) : 0
-  if (pages > 0 && size < pages * pageSize) return `it is truncated (${size} of ${pages * pageSize} bytes)`
+  if (pages > 0 && size < pages * pageSize)
+    return `it is truncated (${size} of ${pages * pageSize} bytes)`
   try {
     const db = new Database(path, { readonly: true })
     try {
       db.exec('PRAGMA busy_timeout = 5000')
       const r = db.query<{ quick_check: string }, []>('PRAGMA quick_check').get()
-      if (r?.quick_check !== 'ok') return `SQLite's quick_check says: ${r?.quick_check ?? 'nothing'}`
+      if (r?.quick_check !== 'ok')
+        return `SQLite's quick_check says: ${r?.quick_check ?? 'nothing'}`
     } finally {
       db.close()
     }
@@ -69,10 +83,16 @@ function salvage(path: string): Kept {
     }
     const db = new Database(copy, { readonly: true })
     try {
-      out.disabled = db.query<{ id: string }, []>('SELECT id FROM hosts WHERE disabled = 1').all().map((r) => r.id)
+      out.disabled = db
+        .query<{ id: string }, []>('SELECT id FROM hosts WHERE disabled = 1')
+        .all()
+        .map((r) => r.id)
     } catch {}
     try {
-      out.banner = db.query<{ text: string; expire: number | null }, []>('SELECT text, expire FROM banner').get() ?? undefined
+      out.banner =
+        db
+          .query<{ text: string; expire: number | null }, []>('SELECT text, expire FROM banner')
+          .get() ?? undefined
     } catch {}
     db.close()
   } catch {
@@ -87,7 +107,8 @@ export function readKept(path: string): Kept | undefined {
   try {
     if (!existsSync(keptPath(path))) return undefined
     const v = JSON.parse(readFileSync(keptPath(path), 'utf8'))
-    if (v && Array.isArray(v.disabled) && v.disabled.every((x: unknown) => typeof x === 'string')) return v as Kept
+    if (v && Array.isArray(v.disabled) && v.disabled.every((x: unknown) => typeof x === 'string'))
+      return v as Kept
   } catch {}
   return undefined
 }
@@ -113,6 +134,7 @@ export function moveAside(path: string, reason: string): Recovery {
   const aside = `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '')}`
   renameSync(path, aside)
   // a WAL left behind would be replayed into the new, empty store
-  for (const ext of ['-wal', '-shm']) if (existsSync(path + ext)) renameSync(path + ext, aside + ext)
+  for (const ext of ['-wal', '-shm'])
+    if (existsSync(path + ext)) renameSync(path + ext, aside + ext)
   return { reason, aside, kept: { disabled, banner: salvaged.banner ?? fromCopy?.banner } }
 }

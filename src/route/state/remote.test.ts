@@ -22,7 +22,9 @@ function service(path: string, opts: { refuse?: () => boolean } = {}) {
       open(s) {
         s.data = { lines: new LineSplitter() }
         if (opts.refuse?.()) {
-          s.write(`${JSON.stringify({ id: 0, e: 'Failed to connect to the state service: too many connections' })}\n`)
+          s.write(
+            `${JSON.stringify({ id: 0, e: 'Failed to connect to the state service: too many connections' })}\n`,
+          )
           return void s.end()
         }
         clients.add(s)
@@ -49,7 +51,18 @@ function service(path: string, opts: { refuse?: () => boolean } = {}) {
   }
 }
 
-const conn: Connection = { id: 'ABCDEF0123', user: 'u', service: 's', dest: 'h:22', from: 'a:1', sshd: 'b:2', gateway: 'g', start: 1000, bwIn: 0, bwOut: 0 }
+const conn: Connection = {
+  id: 'ABCDEF0123',
+  user: 'u',
+  service: 's',
+  dest: 'h:22',
+  from: 'a:1',
+  sshd: 'b:2',
+  gateway: 'g',
+  start: 1000,
+  bwIn: 0,
+  bwOut: 0,
+}
 const registers = (seen: Request[]) => seen.filter((r) => r.op === 'register')
 
 describe('a session whose state service restarts', () => {
@@ -67,7 +80,9 @@ describe('a session whose state service restarts', () => {
     await waitFor('the session to register again', () => registers(second.seen).length > 0)
     // a chain that restarted on every refusal would register more than once
     await Bun.sleep(3000)
-    expect(registers(second.seen).map((r) => r.a)).toEqual([{ c: conn, command: 'cmd', again: true }])
+    expect(registers(second.seen).map((r) => r.a)).toEqual([
+      { c: conn, command: 'cmd', again: true },
+    ])
     expect(second.seen.find((r) => r.op === 'bandwidth')?.a).toEqual({ in: 5, out: 6 })
     await reg.close(0)
     expect(second.seen.at(-1)).toMatchObject({ op: 'unregister', a: { exit: 0 } })

@@ -9,7 +9,17 @@ import type { Socket } from 'bun'
 import { BurrowError, fail } from '../../core/errors'
 import { logger } from '../../core/log'
 import { LineSplitter, LineWriter, type Op, type Reply } from './protocol'
-import type { AuditEvent, Banner, Check, Connection, ConnectionFilter, HostState, Registration, State, Sticky } from './types'
+import type {
+  AuditEvent,
+  Banner,
+  Check,
+  Connection,
+  ConnectionFilter,
+  HostState,
+  Registration,
+  State,
+  Sticky,
+} from './types'
 
 interface Hello {
   user: string
@@ -60,7 +70,10 @@ export class RemoteState implements State {
   }
 
   /** Connects and says hello; `fallback: false` (ctl) refuses an etcd fallback. */
-  static async connect(socketPath: string, opts: { fallback?: boolean } = {}): Promise<RemoteState> {
+  static async connect(
+    socketPath: string,
+    opts: { fallback?: boolean } = {},
+  ): Promise<RemoteState> {
     const r = new RemoteState(socketPath)
     await r.#open()
     const hello = (await r.#call('hello', { fallback: opts.fallback !== false })) as Hello
@@ -79,7 +92,8 @@ export class RemoteState implements State {
         unix: this.socketPath,
         socket: {
           data: (s, chunk) => {
-            if (mine(s)) for (const line of lines.push(chunk)) this.#reply(JSON.parse(line) as Reply)
+            if (mine(s))
+              for (const line of lines.push(chunk)) this.#reply(JSON.parse(line) as Reply)
           },
           drain: (s) => void (mine(s) && this.#writer?.drain()),
           close: (s) => void (mine(s) && this.#lost('it closed the connection')),
@@ -88,7 +102,12 @@ export class RemoteState implements State {
       })
     } catch (err) {
       const code = (err as { code?: string }).code
-      const why = code === 'ENOENT' ? 'nothing listens there' : code === 'ECONNREFUSED' ? 'connection refused' : (err as Error).message
+      const why =
+        code === 'ENOENT'
+          ? 'nothing listens there'
+          : code === 'ECONNREFUSED'
+            ? 'connection refused'
+            : (err as Error).message
       fail(`reach the route state service at ${this.socketPath}`, `${why}; ${HOW_TO_START}`)
     }
     this.#writer = new LineWriter(this.#socket)
@@ -110,7 +129,10 @@ export class RemoteState implements State {
   #lost(reason: string): void {
     if (this.#down) return
     this.#down = true
-    for (const p of this.#pending.values()) p.reject(new BurrowError(`Failed to reach the route state service at ${this.socketPath}: ${reason}`))
+    for (const p of this.#pending.values())
+      p.reject(
+        new BurrowError(`Failed to reach the route state service at ${this.socketPath}: ${reason}`),
+      )
     this.#pending.clear()
     logger.debug(`state service connection ended: ${reason}`)
     if (!this.#closed && this.#session && !this.#session.ended && !this.#resumeActive) {
@@ -147,7 +169,12 @@ export class RemoteState implements State {
   }
 
   #call(op: Op, a: Record<string, unknown> = {}): Promise<unknown> {
-    if (this.#closed || this.#down || !this.#writer) return Promise.reject(new BurrowError(`Failed to reach the route state service at ${this.socketPath}: the connection is closed`))
+    if (this.#closed || this.#down || !this.#writer)
+      return Promise.reject(
+        new BurrowError(
+          `Failed to reach the route state service at ${this.socketPath}: the connection is closed`,
+        ),
+      )
     const id = this.#next++
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })

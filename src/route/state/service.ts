@@ -31,9 +31,9 @@ async function claimSocketPath(path: string): Promise<void> {
   if (!existsSync(path)) return
   const answered = await Bun.connect({ unix: path, socket: { data() {} } }).then(
     (s) => {
-        s.end()
-        return true
-      },
+      s.end()
+      return true
+    },
     () => false,
   )
   if (answered) fail(`listen on ${path}`, 'another state service is running there')
@@ -73,7 +73,12 @@ export async function runStateService(opts: ServiceOptions): Promise<number> {
   const ctx: ServiceContext = {
     adminGroup: top.state.admin_group,
     dests: new Map(allDests(loaded).map((d) => [d.id, d])),
-    services: new Set([top.service, ...loaded.overrides.flatMap((o) => (typeof o.set.service === 'string' ? [o.set.service] : []))]),
+    services: new Set([
+      top.service,
+      ...loaded.overrides.flatMap((o) =>
+        typeof o.set.service === 'string' ? [o.set.service] : [],
+      ),
+    ]),
     checkTimeout: top.check_timeout,
     keyttl: top.etcd.keyttl,
     log: top.log,
@@ -140,7 +145,9 @@ export async function runStateService(opts: ServiceOptions): Promise<number> {
     },
   })
   chmodSync(socketPath, SOCKET_MODE)
-  logger.info(`route state service listening on ${socketPath} (${top.etcd.endpoints.length ? `etcd ${top.etcd.endpoints.join(',')}` : top.state.path})`)
+  logger.info(
+    `route state service listening on ${socketPath} (${top.etcd.endpoints.length ? `etcd ${top.etcd.endpoints.join(',')}` : top.state.path})`,
+  )
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve())
   })
@@ -151,12 +158,20 @@ export async function runStateService(opts: ServiceOptions): Promise<number> {
   return 0
 }
 
-async function answer(ctx: ServiceContext, s: Socket<Conn>, conn: Conn, line: string): Promise<void> {
+async function answer(
+  ctx: ServiceContext,
+  s: Socket<Conn>,
+  conn: Conn,
+  line: string,
+): Promise<void> {
   const client = conn.client
   if (!client) return
   const req = parseRequest(line)
   if (!req) {
-    conn.writer.send({ id: 0, e: 'Failed to read the request: not a {"id","op","a"} JSON object with a known op' })
+    conn.writer.send({
+      id: 0,
+      e: 'Failed to read the request: not a {"id","op","a"} JSON object with a known op',
+    })
     return void s.end()
   }
   try {

@@ -48,12 +48,16 @@ export function decodeProcAddress(hex: string): string {
   const p = Number.parseInt(port, 16)
   const words = addr.match(/.{8}/g)!.map((w) => w.match(/../g)!.reverse().join(''))
   if (words.length === 1) {
-    const ip = words[0]!.match(/../g)!.map((b) => Number.parseInt(b, 16)).join('.')
+    const ip = words[0]!
+      .match(/../g)!
+      .map((b) => Number.parseInt(b, 16))
+      .join('.')
     return `${ip}:${p}`
   }
   const hex16 = words.join('')
   // ::ffff:a.b.c.d (a v4 client on a v6 socket) reads as the v4 address, as sshd reports it
-  if (/^0{20}ffff/i.test(hex16)) return `${decodeProcAddress(`${words[3]!.match(/../g)!.reverse().join('')}:${port}`)}`
+  if (/^0{20}ffff/i.test(hex16))
+    return `${decodeProcAddress(`${words[3]!.match(/../g)!.reverse().join('')}:${port}`)}`
   const groups = hex16.match(/.{4}/g)!.map((g) => Number.parseInt(g, 16).toString(16))
   const ip = groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::')
   return `[${ip}]:${p}`

@@ -5,7 +5,16 @@ import { expect, test } from 'bun:test'
 import type { Connection, State } from './types'
 
 const conn = (id: string, user: string, service = 'svc', dest = 'h1:22'): Connection => ({
-  id, user, service, dest, from: '192.0.2.1:5000', sshd: '192.0.2.9:22', gateway: 'gw1', start: Date.now(), bwIn: 0, bwOut: 0,
+  id,
+  user,
+  service,
+  dest,
+  from: '192.0.2.1:5000',
+  sshd: '192.0.2.9:22',
+  gateway: 'gw1',
+  start: Date.now(),
+  bwIn: 0,
+  bwOut: 0,
 })
 
 export function runStateContract(make: () => Promise<State>): void {
@@ -42,7 +51,10 @@ export function runStateContract(make: () => Promise<State>): void {
     await s.recordCheck('h1:22', 'up', 1234)
     expect(await s.host('h1:22')).toEqual({ id: 'h1:22', state: 'up', ts: 1234, disabled: true })
     await s.recordCheck('h2:22', 'down', 99)
-    expect((await s.hosts()).map((h) => `${h.id}:${h.state}:${h.disabled}`)).toEqual(['h1:22:up:true', 'h2:22:down:false'])
+    expect((await s.hosts()).map((h) => `${h.id}:${h.state}:${h.disabled}`)).toEqual([
+      'h1:22:up:true',
+      'h2:22:down:false',
+    ])
     await s.setDisabled('h1:22', false)
     expect((await s.host('h1:22'))?.disabled).toBe(false)
     await s.forgetHost('h1:22')

@@ -21,14 +21,20 @@ function passwordOf(e: Config['etcd']): string | undefined {
   try {
     return readFileSync(e.password_file, 'utf8').trim()
   } catch (err) {
-    fail(`read the etcd password from ${e.password_file}`, `${(err as Error).message} (only the state service needs it: state.access service)`)
+    fail(
+      `read the etcd password from ${e.password_file}`,
+      `${(err as Error).message} (only the state service needs it: state.access service)`,
+    )
   }
 }
 
 /** How long one etcd status answer is trusted, so a burst of logins costs one round trip. */
 const ETCD_STATUS_MS = 1000
 
-export function openStores(config: Pick<Config, 'etcd' | 'state'>, opts: { cacheStatus?: boolean } = {}): Stores {
+export function openStores(
+  config: Pick<Config, 'etcd' | 'state'>,
+  opts: { cacheStatus?: boolean } = {},
+): Stores {
   const e = config.etcd
   let embedded: EmbeddedState | undefined
   const local = () => (embedded ??= new EmbeddedState(config.state.path))
@@ -36,7 +42,13 @@ export function openStores(config: Pick<Config, 'etcd' | 'state'>, opts: { cache
     return { pick: async () => ({ state: local() }), close: () => embedded?.close() }
   }
   const etcd = new EtcdState(
-    { endpoints: e.endpoints, tls: e.tls, username: e.username || undefined, password: passwordOf(e), timeoutMs: 2000 },
+    {
+      endpoints: e.endpoints,
+      tls: e.tls,
+      username: e.username || undefined,
+      password: passwordOf(e),
+      timeoutMs: 2000,
+    },
     e.prefix,
   )
   let status: { at: number; error?: string } | undefined
@@ -56,10 +68,16 @@ export function openStores(config: Pick<Config, 'etcd' | 'state'>, opts: { cache
       const reason = await reachable()
       if (reason === undefined) return { state: etcd }
       if (e.mandatory) {
-        fail(`reach etcd at ${etcd.location}`, `${reason}; etcd.mandatory is true, so no session is routed until etcd answers`)
+        fail(
+          `reach etcd at ${etcd.location}`,
+          `${reason}; etcd.mandatory is true, so no session is routed until etcd answers`,
+        )
       }
       if (!fallback) fail(`reach etcd at ${etcd.location}`, reason)
-      return { state: local(), warning: `etcd at ${etcd.location} is unreachable (${reason}); using the local state in ${config.state.path}` }
+      return {
+        state: local(),
+        warning: `etcd at ${etcd.location} is unreachable (${reason}); using the local state in ${config.state.path}`,
+      }
     },
     close: () => {
       etcd.close()

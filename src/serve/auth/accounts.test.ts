@@ -21,7 +21,10 @@ beforeAll(() => {
     'root:x:0:\nann:x:1000:\nbob:x:1001:\nincus:x:993:ann\nincus-admin:x:992:\ndev:x:500:ann,bob\n',
   )
   writeFileSync(join(dir, 'nsswitch.conf'), 'passwd: files systemd\ngroup: files\nshadow: files\n')
-  writeFileSync(join(dir, 'shadow'), 'ann:!$y$j9T$x:19000:0:99999:7:::\nbob:$y$j9T$x:19000:0:99999:7::0:\n')
+  writeFileSync(
+    join(dir, 'shadow'),
+    'ann:!$y$j9T$x:19000:0:99999:7:::\nbob:$y$j9T$x:19000:0:99999:7::0:\n',
+  )
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 

@@ -251,7 +251,10 @@ export class ConnectionAuth {
         return { ok: true, identity: { login: ctx.username, target } }
     }
     if (reason) return { ok: false, reason, loud }
-    return { ok: false, reason: this.deps.checkPassword ? 'wrong password' : 'password auth unavailable' }
+    return {
+      ok: false,
+      reason: this.deps.checkPassword ? 'wrong password' : 'password auth unavailable',
+    }
   }
 
   #keyFiles(a: Account): string[] {

@@ -19,14 +19,23 @@ describe('parseAuthorizedKeys', () => {
   test('plain keys, comments and blank lines', () => {
     const keys = parseAuthorizedKeys(`# c\n\nssh-ed25519 ${ED} me@host\n`, 'f')
     expect(keys).toEqual([
-      { type: 'ssh-ed25519', blob, text: `ssh-ed25519 ${ED}`, options: defaultKeyOptions(), origin: 'f:3' },
+      {
+        type: 'ssh-ed25519',
+        blob,
+        text: `ssh-ed25519 ${ED}`,
+        options: defaultKeyOptions(),
+        origin: 'f:3',
+      },
     ])
   })
 
   test.each<[string, Partial<KeyOptions>]>([
     ['restrict', off],
     ['restrict,pty', { ...off, pty: true }],
-    ['restrict,port-forwarding,agent-forwarding', { ...off, portForwarding: true, agentForwarding: true }],
+    [
+      'restrict,port-forwarding,agent-forwarding',
+      { ...off, portForwarding: true, agentForwarding: true },
+    ],
     // order matters as in sshd: restrict after pty turns it off again
     ['pty,restrict', off],
     ['RESTRICT,No-Pty', off],
@@ -40,7 +49,15 @@ describe('parseAuthorizedKeys', () => {
     ['from="10.0.0.0/8,!10.9.9.9"', { from: ['10.0.0.0/8', '!10.9.9.9'] }],
     ['command="echo \\"a, b\\""', { command: 'echo "a, b"' }],
     ['command=""', { command: '' }],
-    ['environment="A=b",environment="C=d=e"', { environment: [['A', 'b'], ['C', 'd=e']] }],
+    [
+      'environment="A=b",environment="C=d=e"',
+      {
+        environment: [
+          ['A', 'b'],
+          ['C', 'd=e'],
+        ],
+      },
+    ],
     ['expiry-time="20000101Z"', { expiresAt: Date.UTC(2000, 0, 1) }],
     ['expiry-time="20300101Z",expiry-time="20250101Z"', { expiresAt: Date.UTC(2025, 0, 1) }],
     [
@@ -56,7 +73,9 @@ describe('parseAuthorizedKeys', () => {
     ],
     [
       'permitlisten="8080",permitlisten="localhost:9000",permitlisten="*:*"',
-      { permitListen: [{ host: '*', port: 8080 }, { host: 'localhost', port: 9000 }, { host: '*' }] },
+      {
+        permitListen: [{ host: '*', port: 8080 }, { host: 'localhost', port: 9000 }, { host: '*' }],
+      },
     ],
   ])('options %p', (opts, want) => {
     const keys = parseAuthorizedKeys(`${opts} ssh-ed25519 ${ED} c`, 'f')
@@ -146,7 +165,10 @@ describe('from= patterns', () => {
   ])('%p vs %p → %p', (patterns, ip, ok) => expect(matchFrom(patterns, ip)).toBe(ok))
 
   test('findKeys returns every entry of that key, in file order', () => {
-    const keys = parseAuthorizedKeys(`from="10.0.0.1" ssh-ed25519 ${ED}\nno-pty ssh-ed25519 ${ED}`, 'f')
+    const keys = parseAuthorizedKeys(
+      `from="10.0.0.1" ssh-ed25519 ${ED}\nno-pty ssh-ed25519 ${ED}`,
+      'f',
+    )
     expect(findKeys(keys, blob).map((k) => k.origin)).toEqual(['f:1', 'f:2'])
     expect(findKeys(keys, Buffer.from('other'))).toEqual([])
   })

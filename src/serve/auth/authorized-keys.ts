@@ -163,14 +163,18 @@ function applyOption(o: KeyOptions, raw: string, seen: Set<string>): string | un
   const name = (eq < 0 ? raw : raw.slice(0, eq)).toLowerCase()
   if (eq < 0) {
     if (name === 'restrict') {
-      Object.assign(o, { portForwarding: false, agentForwarding: false, x11Forwarding: false, pty: false })
+      Object.assign(o, {
+        portForwarding: false,
+        agentForwarding: false,
+        x11Forwarding: false,
+        pty: false,
+      })
       return undefined
     }
     const flag = FLAGS[name]
     if (flag) return void Object.assign(o, { [flag[0]]: flag[1] })
     if (INERT.has(name)) return undefined
-    if (name === 'cert-authority')
-      return `option '${name}' is not supported by burrow serve`
+    if (name === 'cert-authority') return `option '${name}' is not supported by burrow serve`
     return `unknown option '${name}'`
   }
   const value = unquote(raw.slice(eq + 1))
@@ -243,10 +247,17 @@ export function parseAuthorizedKeys(
       ;[options, rest] = split
     }
     const [type, b64] = rest.split(/\s+/)
-    if (!type || !b64 || !KEY_TYPE.test(type)) return warn(`${where}: not a public key line, skipped`)
+    if (!type || !b64 || !KEY_TYPE.test(type))
+      return warn(`${where}: not a public key line, skipped`)
     const parsed = parseKeyOptions(options)
     if (typeof parsed === 'string') return warn(`${where}: ${parsed}, key skipped`)
-    out.push({ type, blob: Buffer.from(b64, 'base64'), text: `${type} ${b64}`, options: parsed, origin: where })
+    out.push({
+      type,
+      blob: Buffer.from(b64, 'base64'),
+      text: `${type} ${b64}`,
+      options: parsed,
+      origin: where,
+    })
   })
   return out
 }
@@ -295,7 +306,14 @@ function inCidr(cidr: string, addr: string): boolean {
   const bits = Number(bitsText)
   const a = toBytes(addr)
   const n = toBytes(net!)
-  if (!a || !n || a.length !== n.length || !Number.isInteger(bits) || bits < 0 || bits > a.length * 8)
+  if (
+    !a ||
+    !n ||
+    a.length !== n.length ||
+    !Number.isInteger(bits) ||
+    bits < 0 ||
+    bits > a.length * 8
+  )
     return false
   for (let i = 0; i < bits; i++) {
     const mask = 0x80 >> (i % 8)
@@ -309,7 +327,8 @@ function toBytes(ip: string): number[] | undefined {
   if (v === 4) return ip.split('.').map(Number)
   if (v !== 6) return undefined
   const [head, tail] = ip.split('::') as [string, string | undefined]
-  const parse = (s: string | undefined) => (s ? s.split(':').map((h) => Number.parseInt(h, 16)) : [])
+  const parse = (s: string | undefined) =>
+    s ? s.split(':').map((h) => Number.parseInt(h, 16)) : []
   const h = parse(head)
   const t = parse(tail)
   const words = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill(0), ...t]

@@ -30,7 +30,11 @@ export function unusable(e: ShadowEntry, now = Date.now()): string | undefined {
   // a real crypt hash is `$id$...` or 13 chars of DES; shorter strings are placeholders
   if (e.hash.length < 13) return 'no usable hash'
   // the same expiry rule as for every login method (policy.ts), for the instance's shadow too
-  if (e.expire !== undefined && Number.isFinite(e.expire) && accountRefusal(e.name, { locked: false, expireDay: e.expire }, now))
+  if (
+    e.expire !== undefined &&
+    Number.isFinite(e.expire) &&
+    accountRefusal(e.name, { locked: false, expireDay: e.expire }, now)
+  )
     return 'account expired'
   return undefined
 }
@@ -51,7 +55,11 @@ export async function checkPassword(
 }
 
 /** `password` against `name`'s entry in the shadow file content `text` (host or instance). */
-export async function checkShadowText(text: string, name: string, password: string): Promise<boolean> {
+export async function checkShadowText(
+  text: string,
+  name: string,
+  password: string,
+): Promise<boolean> {
   const entry = parseShadow(text, name)
   const why = entry ? unusable(entry) : 'no shadow entry'
   if (why || !entry) {

@@ -12,7 +12,12 @@ function authenticator(kind: 'ecdsa' | 'ed25519') {
   if (kind === 'ecdsa') {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const q = publicKey.export({ format: 'der', type: 'spki' }).subarray(-65)
-    const blob = Buffer.concat([str('sk-ecdsa-sha2-nistp256@openssh.com'), str('nistp256'), str(q), str(APP)])
+    const blob = Buffer.concat([
+      str('sk-ecdsa-sha2-nistp256@openssh.com'),
+      str('nistp256'),
+      str(q),
+      str(APP),
+    ])
     const inner = (signed: Buffer) => {
       const rs = sign('sha256', signed, { key: privateKey, dsaEncoding: 'ieee-p1363' })
       return Buffer.concat([mpint(rs.subarray(0, 32)), mpint(rs.subarray(32))])
@@ -26,7 +31,13 @@ function authenticator(kind: 'ecdsa' | 'ed25519') {
 }
 
 /** The signature as ssh2 hands it on: the inner signature's bytes, flags, counter. */
-function signature(a: ReturnType<typeof authenticator>, message: Buffer, flags: number, counter = 7, app = APP): Buffer {
+function signature(
+  a: ReturnType<typeof authenticator>,
+  message: Buffer,
+  flags: number,
+  counter = 7,
+  app = APP,
+): Buffer {
   const tail = Buffer.alloc(5)
   tail[0] = flags
   tail.writeUInt32BE(counter, 1)
@@ -39,8 +50,20 @@ describe('security key signatures', () => {
     const a = authenticator(kind)
     test.each([
       ['a good signature with a touch', signature(a, message, 1), { flags: 1, counter: 7 }],
-      ['a good signature without a touch (the flags are policy.ts’s)', signature(a, message, 0, 9), { flags: 0, counter: 9 }],
-      ['flags changed after signing', (() => { const s = signature(a, message, 0); s[s.length - 5] = 1; return s })(), undefined],
+      [
+        'a good signature without a touch (the flags are policy.ts’s)',
+        signature(a, message, 0, 9),
+        { flags: 0, counter: 9 },
+      ],
+      [
+        'flags changed after signing',
+        (() => {
+          const s = signature(a, message, 0)
+          s[s.length - 5] = 1
+          return s
+        })(),
+        undefined,
+      ],
       ['another application', signature(a, message, 1, 7, 'ssh:other'), undefined],
       ['another message', signature(a, Buffer.from('replayed'), 1), undefined],
       ['no flags and counter', signature(a, message, 1).subarray(0, -5), undefined],
@@ -53,7 +76,15 @@ describe('security key signatures', () => {
   test('a signature of one key does not verify with another, and garbage keys are refused', () => {
     const [a, b] = [authenticator('ecdsa'), authenticator('ecdsa')]
     expect(verifySk(b.blob, signature(a, Buffer.from('m'), 1), Buffer.from('m'))).toBeUndefined()
-    expect(verifySk(Buffer.from('junk'), signature(a, Buffer.from('m'), 1), Buffer.from('m'))).toBeUndefined()
-    expect(verifySk(Buffer.concat([str('sk-ecdsa-sha2-nistp256@openssh.com'), str('nistp384')]), Buffer.alloc(80), Buffer.from('m'))).toBeUndefined()
+    expect(
+      verifySk(Buffer.from('junk'), signature(a, Buffer.from('m'), 1), Buffer.from('m')),
+    ).toBeUndefined()
+    expect(
+      verifySk(
+        Buffer.concat([str('sk-ecdsa-sha2-nistp256@openssh.com'), str('nistp384')]),
+        Buffer.alloc(80),
+        Buffer.from('m'),
+      ),
+    ).toBeUndefined()
   })
 })

@@ -10,12 +10,20 @@
  */
 import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto'
 
-export const SK_KEY_TYPES = ['sk-ecdsa-sha2-nistp256@openssh.com', 'sk-ssh-ed25519@openssh.com'] as const
+export const SK_KEY_TYPES = [
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+  'sk-ssh-ed25519@openssh.com',
+] as const
 
-export const isSkKeyType = (type: string): boolean => (SK_KEY_TYPES as readonly string[]).includes(type)
+export const isSkKeyType = (type: string): boolean =>
+  (SK_KEY_TYPES as readonly string[]).includes(type)
 
 /** SSH wire strings in order; undefined when the buffer is short or has bytes left over. */
-function strings(buf: Buffer, count: number, rest: number): { parts: Buffer[]; tail: Buffer } | undefined {
+function strings(
+  buf: Buffer,
+  count: number,
+  rest: number,
+): { parts: Buffer[]; tail: Buffer } | undefined {
   const parts: Buffer[] = []
   let off = 0
   for (let i = 0; i < count; i++) {
@@ -68,7 +76,11 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest()
  * Checks a security-key signature over `message` (the session id plus the userauth request)
  * by the key `blob`; its flags when the signature is good, undefined otherwise.
  */
-export function verifySk(blob: Buffer, sig: Buffer, message: Buffer): { flags: number; counter: number } | undefined {
+export function verifySk(
+  blob: Buffer,
+  sig: Buffer,
+  message: Buffer,
+): { flags: number; counter: number } | undefined {
   let k: SkKey | undefined
   try {
     k = parseSkKey(blob)

@@ -32,7 +32,10 @@ export function openAgentChannel(
     PACKET_SIZE: number
   }
   const c = conn as unknown as Internals
-  if (typeof c._chanMgr?.add !== 'function' || typeof c._protocol?.openssh_authAgent !== 'function') {
+  if (
+    typeof c._chanMgr?.add !== 'function' ||
+    typeof c._protocol?.openssh_authAgent !== 'function'
+  ) {
     cb(new Error('this ssh2 version has no auth-agent channel internals'))
     return
   }

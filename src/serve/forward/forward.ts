@@ -12,7 +12,13 @@ import type { IncusClient } from '../../incus'
 import { run } from '../../incus'
 import type { Forward } from '../../incus/forward'
 import { connectForward, listenForward, openForward, tcpTarget } from '../../incus/forward'
-import { ConnectFailed, connectInside, insidePid, insideTarget, listenInside as listenInNetns } from '../../incus/netns'
+import {
+  ConnectFailed,
+  connectInside,
+  insidePid,
+  insideTarget,
+  listenInside as listenInNetns,
+} from '../../incus/netns'
 import { agentSocket } from './agent'
 import type { Identity } from '../auth/auth'
 import type { InstanceUser, Instances } from '../session/instance'
@@ -104,7 +110,13 @@ export class Forwarding {
       const project = projectFor(this.access, addr.project)
       this.instances.checkReach(addr.remote, addr.instance, project)
       const client = this.instances.client(addr.remote)
-      return this.#through(accept, client, addr.instance, project, tcpTarget('127.0.0.1', addr.port))
+      return this.#through(
+        accept,
+        client,
+        addr.instance,
+        project,
+        tcpTarget('127.0.0.1', addr.port),
+      )
     }
     if (addr) {
       const who = jumpAs(this.access)
@@ -113,7 +125,14 @@ export class Forwarding {
       return relayJump(accept(), host, port, who.account)
     }
     const { client, user, t } = await this.#target()
-    await this.#through(accept, client, t.instance, t.project, tcpTarget(host, port), connectAs(user))
+    await this.#through(
+      accept,
+      client,
+      t.instance,
+      t.project,
+      tcpTarget(host, port),
+      connectAs(user),
+    )
   }
 
   async #directUnix(accept: Accept, path: string): Promise<void> {
@@ -136,7 +155,8 @@ export class Forwarding {
     // channel is accepted; otherwise (VM, remote, not root, or a socket path that must be
     // opened with the instance user's rights: policy.ts insideSocketAllowed) a proxy device
     const inside = insideTarget(connect)
-    const pid = inside && insideSocketAllowed(inside, as) && (await insidePid(client, instance, project))
+    const pid =
+      inside && insideSocketAllowed(inside, as) && (await insidePid(client, instance, project))
     if (inside && pid) {
       const sock = await connectInside(pid, inside)
       if (this.#closed) return void sock.destroy()
@@ -175,7 +195,13 @@ export class Forwarding {
       const { client, user, t } = await this.#target()
       const portRefused = privilegedPortRefusal(user, info.bindPort ?? 0)
       if (portRefused) throw new Error(portRefused)
-      const inside = await this.#listenInside(client, t, bind, info.bindPort ?? 0, info.bindAddr ?? '')
+      const inside = await this.#listenInside(
+        client,
+        t,
+        bind,
+        info.bindPort ?? 0,
+        info.bindAddr ?? '',
+      )
       if (inside !== undefined) return accept?.(inside)
       // forkproxy cannot report a port it chose: pick one in the ephemeral range ourselves
       const port = info.bindPort || 32768 + Math.floor(Math.random() * 28000)

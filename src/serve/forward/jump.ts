@@ -41,7 +41,12 @@ export function asAccount(account: Account, argv: string[]): string[] {
 }
 
 /** Relays `channel` to the address through `burrow proxy --pump HOST PORT`, run as `account`. */
-export function relayJump(channel: ServerChannel, host: string, port: number, account: Account): void {
+export function relayJump(
+  channel: ServerChannel,
+  host: string,
+  port: number,
+  account: Account,
+): void {
   const [cmd, ...rest] = asAccount(account, [...selfArgv(), 'proxy', '--pump', host, String(port)])
   const child = spawn(cmd!, rest, {
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -51,7 +51,8 @@ export class HealthCheck {
         throw new Error(`no answer within ${CHECK_TIMEOUT_MS / 1000} s`)
       })
       await Promise.race([answer, timeout])
-      if (this.#down) logger.info(`Incus is answering again (down since ${this.#down.since.toISOString()})`)
+      if (this.#down)
+        logger.info(`Incus is answering again (down since ${this.#down.since.toISOString()})`)
       this.#down = undefined
     } catch (err) {
       const reason = (err as Error).message.replace(/^Failed to check incusd: /, '')

@@ -13,7 +13,6 @@ import type { LoginError } from '../auth/login'
 import type { ServeOptions } from './server'
 import type { ServeArgs } from './args'
 
-
 const list = (s: string | undefined) =>
   (s ?? '')
     .split(',')

@@ -19,7 +19,10 @@ export type ExtraOptions = Pick<
 > & { health?: HealthCheck }
 
 /** `periodic`: a daemon checks on a timer; a worker lives for one login and checks once then. */
-export function extraOptions(a: ServeArgs, { healthcheck }: { healthcheck: boolean }): ExtraOptions {
+export function extraOptions(
+  a: ServeArgs,
+  { healthcheck }: { healthcheck: boolean },
+): ExtraOptions {
   const mux = (a['term-mux'] ?? 'tmux') as TermMux
   if (!TERM_MUXES.includes(mux))
     fail(`use --term-mux '${a['term-mux']}'`, `expected one of ${TERM_MUXES.join(', ')}`)
@@ -36,7 +39,10 @@ export function extraOptions(a: ServeArgs, { healthcheck }: { healthcheck: boole
       clientKey: a['client-key'],
       serverCert: a['server-cert'],
     }
-    const health = new HealthCheck(new IncusClient(remoteEndpoint(out.defaultRemote!, endpoint)), ms)
+    const health = new HealthCheck(
+      new IncusClient(remoteEndpoint(out.defaultRemote!, endpoint)),
+      ms,
+    )
     if (healthcheck) {
       out.health = health.start()
       out.checkHealth = (recheck) => health.gate(recheck)

@@ -192,7 +192,8 @@ export async function startServe(o: ServeOptions): Promise<ServeHandle> {
 function authDeps(o: ServeOptions, instances: Instances): AuthDeps {
   const deps: AuthDeps = { checkPassword: o.checkPassword }
   if (o.inauth) deps.instanceKeys = (t) => instanceKeys(instances, t)
-  if (o.instancePasswords) deps.checkInstancePassword = (t, pw) => instancePassword(instances, t, pw)
+  if (o.instancePasswords)
+    deps.checkInstancePassword = (t, pw) => instancePassword(instances, t, pw)
   return deps
 }
 
@@ -255,7 +256,9 @@ function accept(sh: Shared, sock: net.Socket, ip: string, report: (r: Connection
       auth.handle(ctx).then(
         (id) => {
           if (id || auth.failures < o.maxAuthTries) return
-          logger.info(`Too many authentication failures for ${JSON.stringify(ctx.username)} from ${ip}`)
+          logger.info(
+            `Too many authentication failures for ${JSON.stringify(ctx.username)} from ${ip}`,
+          )
           client.end()
         },
         (err) => {
@@ -339,7 +342,11 @@ async function instanceKeys(
 }
 
 /** --inauth with passwords: the instance user's entry in the instance's own /etc/shadow. */
-async function instancePassword(instances: Instances, t: Login, password: string): Promise<boolean> {
+async function instancePassword(
+  instances: Instances,
+  t: Login,
+  password: string,
+): Promise<boolean> {
   try {
     const file = await instances.client(t.remote).readFile(t.instance, t.project, '/etc/shadow')
     const { checkShadowText } = await import('../auth/shadow')

@@ -44,7 +44,10 @@ describe('create-config.yaml', () => {
   })
 
   test.each([
-    ['defaults:\n  memroy: 2\n', "c.yaml:2:3: unknown key 'memroy' in defaults (did you mean 'memory'?)"],
+    [
+      'defaults:\n  memroy: 2\n',
+      "c.yaml:2:3: unknown key 'memroy' in defaults (did you mean 'memory'?)",
+    ],
     ['defaults:\n  memory: lots\n', 'c.yaml:2:11: defaults.memory must be a whole number ≥ 0'],
     ['defaults:\n  vm: 1\n', 'c.yaml:2:7: defaults.vm must be true or false'],
     ['defaults:\n  config: [a]\n', 'c.yaml:2:11: defaults.config must be a map'],
@@ -62,7 +65,11 @@ describe('instanceBody', () => {
   const login = (s: string) => parseLogin(s) as CreateLogin
 
   test('defaults apply, login options win', () => {
-    const b = instanceBody(login('~box+m4+d0+burrow/debian+p'), d, { type: 'disk', path: '/', pool: 'default' })
+    const b = instanceBody(login('~box+m4+d0+burrow/debian+p'), d, {
+      type: 'disk',
+      path: '/',
+      pool: 'default',
+    })
     expect(b).toMatchObject({
       name: 'box',
       type: 'container',

@@ -94,8 +94,17 @@ export function parseCreateConfig(text: string, file: string): CreateConfig {
     if (!isMap(profiles)) bad(where, profiles, 'profiles must be a map of names to defaults')
     const seen = new Set<string>()
     for (const pair of profiles.items) {
-      uniqueKey(where, seen, String((pair.key as YamlNode & { value?: unknown }).value), pair.key as YamlNode)
-      section(where, pair.value as YamlNode, `profiles.${String((pair.key as YamlNode & { value?: unknown }).value)}`)
+      uniqueKey(
+        where,
+        seen,
+        String((pair.key as YamlNode & { value?: unknown }).value),
+        pair.key as YamlNode,
+      )
+      section(
+        where,
+        pair.value as YamlNode,
+        `profiles.${String((pair.key as YamlNode & { value?: unknown }).value)}`,
+      )
     }
   }
   return { file, version: top.version as string | undefined, defaults }
@@ -104,7 +113,8 @@ export function parseCreateConfig(text: string, file: string): CreateConfig {
 function section(where: Where, node: YamlNode | undefined, what: string): CreateDefaults {
   if (node === undefined || (isScalar(node) && node.value === null)) return { ...BUILT_IN }
   const v = checkObject(where, node, DEFAULT_KEYS, what)
-  const get = (k: string) => (node as YamlNode & { get(k: string, keep: true): YamlNode }).get(k, true)
+  const get = (k: string) =>
+    (node as YamlNode & { get(k: string, keep: true): YamlNode }).get(k, true)
   const out: CreateDefaults = { ...BUILT_IN, ...(v as Partial<CreateDefaults>) }
   if (out.image !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_./:-]{0,127}$/.test(out.image))
     bad(where, get('image'), `${what}.image '${out.image}' is not an image alias such as debian/12`)
@@ -116,7 +126,8 @@ function section(where: Where, node: YamlNode | undefined, what: string): Create
     for (const name of Object.keys(names as object)) {
       const dev = (devs as YamlNode & { get(k: string, keep: true): YamlNode }).get(name, true)
       out.devices[name] = strings(where, dev, `${what}.devices.${name}`)
-      if (!out.devices[name]!.type) bad(where, dev, `${what}.devices.${name} needs a type (disk, nic, proxy, …)`)
+      if (!out.devices[name]!.type)
+        bad(where, dev, `${what}.devices.${name} needs a type (disk, nic, proxy, …)`)
     }
   }
   return out
@@ -132,7 +143,11 @@ function strings(where: Where, node: YamlNode | undefined, what: string): Record
     uniqueKey(where, seen, key, pair.key as YamlNode)
     const val = pair.value as YamlNode | null
     if (!isScalar(val) || val.value === null || typeof val.value === 'object')
-      bad(where, val ?? (pair.key as YamlNode), `${what}.${key} must be a string, number or true/false`)
+      bad(
+        where,
+        val ?? (pair.key as YamlNode),
+        `${what}.${key} must be a string, number or true/false`,
+      )
     out[key] = String(val.value)
   }
   return out

@@ -101,7 +101,9 @@ export async function createInstance(
   const [, rootDisk] = await Promise.all([checkImage(), readRootDisk()])
   const body = instanceBody(t, d, rootDisk)
   const kind = body.ephemeral ? 'ephemeral ' : ''
-  notice(`Creating ${kind}${body.type === 'container' ? 'container' : 'VM'} ${t.instance} from ${image}`)
+  notice(
+    `Creating ${kind}${body.type === 'container' ? 'container' : 'VM'} ${t.instance} from ${image}`,
+  )
   const started = performance.now()
   try {
     const op = await client.startOperation('POST', '/1.0/instances', {

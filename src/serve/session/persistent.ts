@@ -48,7 +48,13 @@ export async function ensureMux(
   mux: TermMux,
   notice: (line: string) => void,
 ): Promise<void> {
-  const check = await run(client, instance, project, ['/bin/sh', '-c', 'command -v "$1"', 'sh', mux])
+  const check = await run(client, instance, project, [
+    '/bin/sh',
+    '-c',
+    'command -v "$1"',
+    'sh',
+    mux,
+  ])
   if (check.code === 0) return
   notice(`Installing ${mux} in ${instance} for the persistent session`)
   const res = await run(client, instance, project, ['/bin/sh', '-c', INSTALL, 'sh', mux], {

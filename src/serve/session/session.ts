@@ -34,9 +34,16 @@ import {
   sessionCommand,
 } from '../policy'
 
-
 export function handleSession(session: Session, id: Identity, opts: SessionOptions): void {
-  const st: SessionState = { id, opts, env: {}, marker: '', started: false, agent: false, sent: new Set() }
+  const st: SessionState = {
+    id,
+    opts,
+    env: {},
+    marker: '',
+    started: false,
+    agent: false,
+    sent: new Set(),
+  }
   onSetupRequests(session, st)
   // no 'sftp' listener: ssh2 then hands the sftp subsystem over as a raw channel
   session.on('subsystem', (accept, reject, info) => {
@@ -128,8 +135,14 @@ async function start(st: SessionState, channel: ServerChannel, run: SessionComma
     const t = asLogin(st.id.target)
     if (t.command === 'shell') {
       if (run.forced)
-        throw new BurrowError('Failed to run %shell: this key may only run its command= (authorized_keys)')
-      checkIncusShell(st.opts.access ? mayUseIncusShell(st.opts.access) : undefined, t.hostUser, st.pty)
+        throw new BurrowError(
+          'Failed to run %shell: this key may only run its command= (authorized_keys)',
+        )
+      checkIncusShell(
+        st.opts.access ? mayUseIncusShell(st.opts.access) : undefined,
+        t.hostUser,
+        st.pty,
+      )
       logger.info(`%shell for host user ${t.hostUser} (${st.opts.connection})`)
       st.shellTerm = runIncusShell(channel, st.pty!, (code) => finish(channel, code, st.sent))
       return
@@ -157,7 +170,11 @@ async function start(st: SessionState, channel: ServerChannel, run: SessionComma
       pty: st.pty,
       persistent,
       mux: st.opts.mux,
-      clientEnv: { ...st.env, ...keyEnvironment(st.id, !!st.opts.permitUserEnvironment), ...run.env },
+      clientEnv: {
+        ...st.env,
+        ...keyEnvironment(st.id, !!st.opts.permitUserEnvironment),
+        ...run.env,
+      },
       connection: st.opts.connection,
       marker: st.marker,
     })

@@ -27,7 +27,7 @@ describe.each([
   ['aes-128-gcm', 16],
   ['aes-256-gcm', 32],
 ])('%s on libcrypto (RFC 5647)', (name, keyLen) => {
-  test('packets sealed in sequence equal node:crypto\'s, across an IV counter carry, and open', () => {
+  test("packets sealed in sequence equal node:crypto's, across an IV counter carry, and open", () => {
     const key = crypto.getRandomValues(new Uint8Array(keyLen))
     const iv = crypto.getRandomValues(new Uint8Array(12))
     // low counter bytes near the wrap of a byte and of 32 bits

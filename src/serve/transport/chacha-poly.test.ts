@@ -17,7 +17,8 @@ for c in json.load(sys.stdin):
 print(json.dumps(out))
 `
 const hasAsyncssh =
-  existsSync(PYTHON) && Bun.spawnSync([PYTHON, '-c', 'import asyncssh.crypto.chacha']).exitCode === 0
+  existsSync(PYTHON) &&
+  Bun.spawnSync([PYTHON, '-c', 'import asyncssh.crypto.chacha']).exitCode === 0
 
 /** an SSH binary packet: length, padding length, payload, padding (a multiple of 8 after the length) */
 function plainPacket(payloadLen: number): Uint8Array {
@@ -61,7 +62,7 @@ describe('chacha20-poly1305@openssh.com (PROTOCOL.chacha20poly1305)', () => {
     expect(binding()?.ChaChaPolyCipher).toBe(ChaChaPolyCipher)
   })
 
-  test.skipIf(!hasAsyncssh)('sealed packets equal asyncssh\'s, and asyncssh\'s open here', () => {
+  test.skipIf(!hasAsyncssh)("sealed packets equal asyncssh's, and asyncssh's open here", () => {
     const cases = CASES.map((c) => ({
       ...c,
       key: crypto.getRandomValues(new Uint8Array(64)),
@@ -81,7 +82,9 @@ describe('chacha20-poly1305@openssh.com (PROTOCOL.chacha20poly1305)', () => {
     expect(py.stderr.toString()).toBe('')
     const theirs = (JSON.parse(py.stdout.toString()) as string[]).map((h) => Buffer.from(h, 'hex'))
     cases.forEach((c, i) => {
-      expect(Buffer.from(seal(c.key, c.plain, c.seqno)).toString('hex')).toBe(theirs[i]!.toString('hex'))
+      expect(Buffer.from(seal(c.key, c.plain, c.seqno)).toString('hex')).toBe(
+        theirs[i]!.toString('hex'),
+      )
       expect(open(c.key, theirs[i]!, c.seqno)).toEqual(c.plain.subarray(4))
     })
   })

@@ -21,7 +21,9 @@ function parses(pem: string, pub: string): void {
   const k = Array.isArray(key) ? key[0]! : key
   expect(k.type).toBe('ssh-ed25519')
   expect(k.isPrivateKey()).toBe(true)
-  expect(`ssh-ed25519 ${k.getPublicSSH().toString('base64')}`).toBe(pub.split(' ').slice(0, 2).join(' '))
+  expect(`ssh-ed25519 ${k.getPublicSSH().toString('base64')}`).toBe(
+    pub.split(' ').slice(0, 2).join(' '),
+  )
   // and it signs what its public half verifies
   const sig = k.sign(Buffer.from('data'))
   expect(k.verify(Buffer.from('data'), sig as Buffer)).toBe(true)
