@@ -80,7 +80,9 @@ incus_ok() { timeout 10 incus info >/dev/null 2>&1; }
 if incus_ok; then
   step "incusd: already answering"
 else
-  if pgrep -x incusd >/dev/null; then
+  # the daemon itself: `[lxc monitor]` of running containers and `incusd forkproxy` helpers carry
+  # the same process name and outlive a stopped daemon, which then was never started again
+  if pgrep -f '^/usr/libexec/incus/incusd( --|$)' >/dev/null; then
     step "incusd: running but not answering yet, waiting"
   else
     step "incusd: starting"

@@ -4,7 +4,7 @@
  * `finally`, waiting until `incus info` answers. Never run it concurrently with other Incus tests.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { openSync } from 'node:fs'
+import { openSync, readFileSync } from 'node:fs'
 import { incusAvailable } from '../../src/incus/testing'
 import type { Serve } from './support'
 import { C1, prepareTargets, ssh, startServe } from './support'
@@ -23,19 +23,27 @@ const incusdPid = () =>
   )
 const answering = () => Bun.spawnSync(['timeout', '10', 'incus', 'info']).exitCode === 0
 
+/** the running incusd's own command line, so it comes back exactly as provisioning started it */
+let incusdArgv = [INCUSD, '--group', 'incus-admin', '--logfile', LOG]
+
 async function stopIncusd(): Promise<void> {
   const pid = incusdPid()
   if (!pid) return
+  incusdArgv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
   process.kill(pid, 'SIGTERM')
   for (let i = 0; i < 300 && incusdPid(); i++) await Bun.sleep(100)
   if (incusdPid()) throw new Error('incusd did not stop within 30 s')
 }
 
-/** as scripts/provision.d/40-incus.sh starts it: detached, no inherited fds, logging to LOG */
+/**
+ * As it ran before (its own argv; scripts/provision.d/40-incus.sh starts it with --group
+ * incus-admin): detached, no inherited fds, logging to LOG. A restart with another --group
+ * would leave the next run a daemon whose socket the incus-admin members cannot open.
+ */
 async function startIncusd(): Promise<void> {
   if (!incusdPid()) {
     const log = openSync(LOG, 'a')
-    const p = Bun.spawn(['setsid', INCUSD, '--group', 'root', '--logfile', LOG], {
+    const p = Bun.spawn(['setsid', ...incusdArgv], {
       stdio: ['ignore', log, log],
       detached: true,
     })
