@@ -5,7 +5,8 @@
  */
 import type { AccountStatus } from './auth/accounts'
 import type { AuthorizedKey, HostPort, KeyOptions } from './auth/authorized-keys'
-import { defaultKeyOptions, globMatch, matchFrom } from './auth/authorized-keys'
+import { defaultKeyOptions } from './auth/authorized-keys'
+import { globMatch, matchFrom } from './auth/patterns'
 import type { Account } from './auth/accounts'
 import type { Login, Target } from './auth/login'
 

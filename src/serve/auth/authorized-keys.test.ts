@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import type { KeyOptions } from './authorized-keys'
+import { matchFrom } from './patterns'
 import {
   defaultKeyOptions,
   findKeys,
-  matchFrom,
   parseAuthorizedKeys,
   parseExpiry,
   parseHostPort,

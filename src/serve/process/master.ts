@@ -17,7 +17,7 @@ import { Instances } from '../session/instance'
 import { ConnectionLimits } from './limits'
 import type { ServeArgs } from './args'
 import type { ConnectionReport, ServeOptions } from './server'
-import { listenTcp } from './server'
+import { listenTcp } from './listen'
 import { WORKER_ENV, WORKER_FD } from './worker'
 
 /** the worker's own timer fires first; the master's is the backstop for a stuck worker */

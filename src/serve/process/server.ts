@@ -8,20 +8,20 @@ import { hostname } from 'node:os'
 import { Server } from 'ssh2'
 import pkg from '../../../package.json' with { type: 'json' }
 import type { Connection } from 'ssh2'
-import { BurrowError, fail } from '../../core/errors'
 import { logger } from '../../core/log'
 import type { EndpointOptions } from '../../incus'
 import { groupIds } from '../auth/accounts'
 import type { AuthDeps, Identity, Method } from '../auth/auth'
 import { ConnectionAuth } from '../auth/auth'
+import { instanceKeys, instancePassword } from '../auth/inauth'
 import type { ShellMode } from '../session/command'
 import { loadHostKeys } from '../transport/host-keys'
 import { Instances } from '../session/instance'
 import type { PenaltySpec, StartupsSpec } from './limits'
 import { ConnectionLimits } from './limits'
+import { listenTcp } from './listen'
 import type { IncusAccess } from '../policy'
 import { incusAccess, OFFERED_KEX, projectFor } from '../policy'
-import type { Login } from '../auth/login'
 import { formatTarget } from '../auth/login'
 import { handleSession } from '../session/session'
 import type { SessionOptions } from '../session/options'
@@ -57,36 +57,6 @@ export interface ServeOptions {
   createDefaults?: SessionOptions['createDefaults']
   mux?: SessionOptions['mux']
   checkHealth?: SessionOptions['checkHealth']
-}
-
-/** ":2222", "2222", "127.0.0.1:2222", "[::1]:2222" → host (undefined = every address) and port */
-export function parseListen(text: string): { host?: string; port: number } {
-  const m = /^(?:(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(text)
-  const port = m ? Number(m[3]) : NaN
-  if (!m || port > 65535)
-    fail(
-      `parse --listen '${text}'`,
-      'expected [HOST]:PORT, e.g. :2222, 127.0.0.1:2222 or [::1]:2222',
-    )
-  return { host: m[1] ?? (m[2] || undefined), port }
-}
-
-const LISTEN_HINTS: Record<string, string> = {
-  EADDRINUSE: 'address already in use (is another burrow serve or sshd listening there?)',
-  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
-  EADDRNOTAVAIL: 'no such address on this host',
-}
-
-/** Binds `tcp` to --listen; a foreseeable failure (port taken, no permission) is one line. */
-export async function listenTcp(tcp: net.Server, listen: string): Promise<void> {
-  const { host, port } = parseListen(listen)
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', (err: NodeJS.ErrnoException) => {
-      const hint = LISTEN_HINTS[err.code ?? '']
-      reject(new BurrowError(`Failed to listen on ${listen}: ${hint ?? err.message}`))
-    })
-    tcp.listen({ host, port }, () => resolve())
-  })
 }
 
 /**
@@ -319,40 +289,4 @@ function describeAccess(a: IncusAccess): string {
   if (a.kind === 'user') return `${a.account.name} (incus: certificate for ${a.project})`
   if (a.kind === 'instance') return `the server for instance ${a.target.instance} only (--inauth)`
   return `nobody (${a.reason})`
-}
-
-/** --inauth: the keys in the instance user's ~/.ssh/authorized_keys, read with the file API. */
-async function instanceKeys(
-  instances: Instances,
-  t: Parameters<NonNullable<AuthDeps['instanceKeys']>>[0],
-) {
-  const { parseAuthorizedKeys } = await import('../auth/authorized-keys')
-  try {
-    const client = instances.client(t.remote)
-    const user = await instances.user(client, t)
-    const file = await client.readFile(t.instance, t.project, `${user.home}/.ssh/authorized_keys`)
-    return parseAuthorizedKeys(
-      new TextDecoder().decode(file.content),
-      `${t.instance}:${user.home}/.ssh/authorized_keys`,
-    )
-  } catch (err) {
-    logger.debug(`instance keys for ${formatTarget(t)}: ${(err as Error).message}`)
-    return []
-  }
-}
-
-/** --inauth with passwords: the instance user's entry in the instance's own /etc/shadow. */
-async function instancePassword(
-  instances: Instances,
-  t: Login,
-  password: string,
-): Promise<boolean> {
-  try {
-    const file = await instances.client(t.remote).readFile(t.instance, t.project, '/etc/shadow')
-    const { checkShadowText } = await import('../auth/shadow')
-    return await checkShadowText(new TextDecoder().decode(file.content), t.instanceUser, password)
-  } catch (err) {
-    logger.debug(`instance password for ${formatTarget(t)}: ${(err as Error).message}`)
-    return false
-  }
 }
