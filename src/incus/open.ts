@@ -3,13 +3,9 @@
  * unix socket. Its own entrypoint of the compiled binary (scripts/compile.ts), loaded by path from
  * backends/incus (IncusOpener) when an incus address is opened.
  */
-import type { IncusAddress, IncusOpener } from '../backends/incus'
-import type { OpenOptions, Stream } from '../core/stream'
+import type { IncusOpener } from '../backends/incus'
 
-export const openIncus: IncusOpener['openIncus'] = async (
-  addr: IncusAddress,
-  opts: OpenOptions,
-): Promise<Stream> => {
+export const openIncus: IncusOpener['openIncus'] = async (addr, opts) => {
   const [
     { IncusClient: Client },
     { remoteEndpoint: endpointOf },

@@ -79,10 +79,7 @@ export async function ensureContainer(spec: ContainerSpec): Promise<void> {
     status = 'Stopped'
   }
   if (spec.setup) {
-    if (status === 'Stopped') {
-      await c.start(spec.name, project)
-      await waitBooted(c, spec.name, project)
-    }
+    if (status === 'Stopped') await startBooted(c, spec.name, project)
     const marker = spec.marker ?? '/etc/burrow-test-setup'
     const script = `[ -e ${marker} ] && exit 0\nset -e\n${spec.setup}\ntouch ${marker}`
     const res = await run(c, spec.name, project, ['/bin/sh', '-c', script])
@@ -90,10 +87,12 @@ export async function ensureContainer(spec: ContainerSpec): Promise<void> {
     status = 'Running'
   }
   if (spec.stopped && status === 'Running') await incus('stop', '--force', spec.name, ...p)
-  else if (!spec.stopped && status === 'Stopped') {
-    await c.start(spec.name, project)
-    await waitBooted(c, spec.name, project)
-  }
+  else if (!spec.stopped && status === 'Stopped') await startBooted(c, spec.name, project)
+}
+
+async function startBooted(c: IncusClient, name: string, project: string): Promise<void> {
+  await c.start(name, project)
+  await waitBooted(c, name, project)
 }
 
 /**

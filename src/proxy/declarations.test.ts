@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { targetArgs } from '../commands/_shared'
 import type { HostKeyPolicy } from './backend'
 import { hostKeysHelp, matchPatterns } from './install-config'
-import { backends, formOf } from './registry'
+import { backends, wholeNames } from './registry'
 
 const README = readFileSync(join(import.meta.dir, '../../README.md'), 'utf8')
 
@@ -30,10 +30,7 @@ const ticks = (cell: string) =>
   [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).filter((t) => !['/', '%'].includes(t))
 const prefixOf = (form: string) => form.split(/[/%*]/)[0]!
 const declaredPrefixes = backends.flatMap((b) => b.prefixes)
-const looseNames = backends
-  .flatMap((b) => b.names ?? [])
-  .map((n) => n.name)
-  .filter((n) => !formOf(n)?.prefixes.some((p) => n.startsWith(p)))
+const looseNames = wholeNames()
 
 describe('the README form table lists exactly the declared forms', () => {
   const cells = table('| HOST | means |').map((r) => r[0]!)

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import { SEPARATORS } from '../core/address'
 import { fail } from '../core/errors'
 import { selfCommand } from '../core/self'
-import { backends } from './registry'
+import { backends, byPrefix } from './registry'
 
 export const MARKER = '# burrow-managed: written by `burrow install-config`'
 
@@ -27,9 +27,7 @@ export function matchPatterns(): { hosts: string[]; throwaway: string[] } {
     if (b.hostKeys === undefined) continue
     const prefixes = b.prefixes.flatMap((p) => SEPARATORS.map((s) => `${p}${s}*`))
     for (const n of b.names ?? []) {
-      const coveredByPrefix = b.prefixes.some((p) =>
-        SEPARATORS.some((s) => n.name.startsWith(p + s)),
-      )
+      const coveredByPrefix = byPrefix(b, n.name)
       if (!coveredByPrefix) hosts.push(n.name)
       if (n.hostKeys === 'throwaway' && (b.hostKeys !== 'throwaway' || !coveredByPrefix))
         throwaway.push(n.name)

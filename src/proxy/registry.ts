@@ -3,7 +3,7 @@
  * that accepts a host; TCP comes last because it accepts any plain host name. A new address form
  * is one folder under backends/ and one line in `backends` below.
  */
-import { checkHostText, SEPARATORS } from '../core/address'
+import { afterPrefix, checkHostText } from '../core/address'
 import { fail } from '../core/errors'
 import type { OpenOptions, Stream } from '../core/stream'
 import { closest } from '../core/suggest'
@@ -38,13 +38,19 @@ function backendFor(addr: AddressBase): AnyBackend {
   return b
 }
 
+/** `host` starts with one of `b`'s prefixes and a separator (core/address.ts afterPrefix). */
+export function byPrefix(b: AnyBackend, host: string): boolean {
+  return b.prefixes.some((p) => afterPrefix(host, p) !== undefined)
+}
+
 /** The backend whose prefix (with a separator) or whole name `host` uses; undefined for a TCP host. */
 export function formOf(host: string): AnyBackend | undefined {
-  return all.find(
-    (b) =>
-      b.names?.some((n) => n.name === host) ||
-      b.prefixes.some((p) => SEPARATORS.some((s) => host.startsWith(p + s))),
-  )
+  return all.find((b) => b.names?.some((n) => n.name === host) || byPrefix(b, host))
+}
+
+/** Whole-host names that no prefix reaches (`.host`; not `machine/.host`). */
+export function wholeNames(): string[] {
+  return all.flatMap((b) => (b.names ?? []).filter((n) => !byPrefix(b, n.name)).map((n) => n.name))
 }
 
 export function parseAddress(host: string, port = '22'): Address {
@@ -97,10 +103,7 @@ export async function openAddress(addr: Address, opts: OpenOptions = {}): Promis
 /** The forms as users write them, for help texts: `unix/PATH, vsock/CID, …, .host, or a TCP host`. */
 export function formsHelp(): string {
   const forms = all.filter((b) => b.prefixes.length).map((b) => b.usage)
-  const names = all
-    .flatMap((b) => (b.names ?? []).map((n) => n.name))
-    .filter((n) => !formOf(n)?.prefixes.some((p) => n.startsWith(p)))
-  return `${[...forms, ...names].join(', ')}, or a TCP host; \`%\` may replace \`/\``
+  return `${[...forms, ...wholeNames()].join(', ')}, or a TCP host; \`%\` may replace \`/\``
 }
 
 /** "did you mean" for a mistyped form prefix such as `vsok/3` or `unx%/run/x`. */
